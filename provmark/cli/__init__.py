@@ -1,0 +1,1 @@
+"""The ``provmark`` command line: thin click wrappers over the library."""

@@ -1,0 +1,161 @@
+"""Load image files with clear, one-line errors and keep what a re-save needs.
+
+Formats are recognised by content, not by file extension. The original bytes' metadata
+(EXIF, ICC profile, XMP) and, for JPEG, an estimate of the encoder quality are kept so a
+marked copy can be written in the same format with the same metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from provmark.errors import InputImageError
+
+#: Largest image accepted, in pixels (8K UHD is 33 MP; a 16K x 16K scan is 268 MP).
+MAX_PIXELS = 120_000_000
+
+#: Formats provmark reads and writes.
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+
+MIME_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+    "GIF": "image/gif",
+}
+
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "GIF": ".gif"}
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image plus what is needed to write it back faithfully."""
+
+    image: Image.Image
+    format: str
+    path: Path | None = None
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    xmp: bytes | None = None
+    jpeg_quality: int | None = None
+
+    @property
+    def mime_type(self) -> str:
+        """MIME type of the source format."""
+        return MIME_TYPES[self.format]
+
+    @property
+    def name(self) -> str:
+        """File name for messages (``<memory>`` for in-memory images)."""
+        return str(self.path) if self.path else "<memory>"
+
+
+def load_image(
+    source: str | os.PathLike[str] | bytes | Image.Image, max_pixels: int = MAX_PIXELS
+) -> LoadedImage:
+    """Open and fully decode an image from a path, bytes, or a PIL image.
+
+    Raises :class:`InputImageError` with a one-line reason for missing, unreadable,
+    non-image, truncated, oversized or unsupported inputs.
+    """
+    if isinstance(source, Image.Image):
+        return _from_pil(source)
+    path = None if isinstance(source, bytes) else Path(source)
+    label = str(path) if path else "<bytes>"
+    if path is not None:
+        if not path.exists():
+            raise InputImageError(f"{label}: no such file")
+        if path.is_dir():
+            raise InputImageError(f"{label}: is a folder, not an image file")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputImageError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    else:
+        data = source
+    if not data:
+        raise InputImageError(f"{label}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or ""
+            if fmt == "MPO":  # multi-picture JPEG from cameras: the first frame is a JPEG
+                fmt = "JPEG"
+            if fmt not in SUPPORTED_FORMATS:
+                raise InputImageError(
+                    f"{label}: unsupported image format {fmt or 'unknown'} "
+                    f"(supported: {', '.join(SUPPORTED_FORMATS)})"
+                )
+            pixels = image.width * image.height
+            if pixels > max_pixels:
+                raise InputImageError(
+                    f"{label}: too large: {image.width}x{image.height} is {pixels / 1e6:.0f} MP, "
+                    f"the limit is {max_pixels / 1e6:.0f} MP"
+                )
+            image.load()
+    except InputImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise InputImageError(f"{label}: not an image file (or a format provmark cannot read)") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputImageError(f"{label}: too large: refused as a possible decompression bomb") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputImageError(f"{label}: corrupt or truncated image data ({exc})") from exc
+    loaded = _from_pil(image, fmt)
+    loaded.path = path
+    return loaded
+
+
+def _from_pil(image: Image.Image, fmt: str | None = None) -> LoadedImage:
+    fmt = fmt or image.format or "PNG"
+    if fmt == "MPO":
+        fmt = "JPEG"
+    info = image.info
+    exif = info.get("exif")
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    quality = estimate_jpeg_quality(image) if fmt == "JPEG" else None
+    return LoadedImage(
+        image=image,
+        format=fmt if fmt in SUPPORTED_FORMATS else "PNG",
+        exif=exif or None,
+        icc_profile=info.get("icc_profile") or None,
+        xmp=xmp or None,
+        jpeg_quality=quality,
+    )
+
+
+# Annex K luminance table of the JPEG standard; IJG quality q scales it.
+_STD_LUMA = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+
+
+def estimate_jpeg_quality(image: Image.Image) -> int | None:
+    """Estimate the IJG quality (1-100) a JPEG was saved with from its luminance table."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables:
+        return None
+    luma = list(tables[0])
+    best_q, best_err = None, float("inf")
+    for q in range(1, 101):
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        expected = [min(max((v * scale + 50) // 100, 1), 255) for v in _STD_LUMA]
+        # Tables are stored in zig-zag order by some encoders: compare sorted values.
+        err = sum(abs(a - b) for a, b in zip(sorted(luma), sorted(expected)))
+        if err < best_err:
+            best_q, best_err = q, err
+    return best_q
