@@ -103,3 +103,23 @@ def test_atomic_write_mode_and_unwritable(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="cannot write"):
         with atomic_write(blocker / "child.bin") as handle:
             handle.write(b"x")
+
+
+def test_encode_like_keeps_format_quality_and_metadata(photo_paths: list[Path], tmp_path: Path) -> None:
+    from provmark.io.images import encode_like
+
+    src = tmp_path / "src.jpg"
+    exif = Image.Exif()
+    exif[0x0131] = "camera firmware"
+    Image.open(photo_paths[1]).save(src, quality=80, exif=exif.tobytes(), icc_profile=b"\1" * 64)
+    original = load_image(src)
+    data = encode_like(original.image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), original)
+    again = load_image(data)
+    assert again.format == "JPEG"
+    assert abs(again.jpeg_quality - 80) <= 1
+    assert again.icc_profile == b"\1" * 64
+    assert b"camera firmware" in again.exif
+    for fmt in ("PNG", "WEBP"):
+        path = tmp_path / f"src.{fmt.lower()}"
+        Image.open(photo_paths[1]).convert("RGBA").save(path, format=fmt)
+        assert load_image(encode_like(load_image(path).image, load_image(path))).format == fmt

@@ -159,3 +159,37 @@ def estimate_jpeg_quality(image: Image.Image) -> int | None:
         if err < best_err:
             best_q, best_err = q, err
     return best_q
+
+
+def encode_like(
+    image: Image.Image, original: LoadedImage, quality: int | None = None, extra_exif: bytes | None = None
+) -> bytes:
+    """Encode ``image`` in ``original``'s format, keeping its EXIF, ICC profile and XMP.
+
+    JPEG and WebP are written at ``quality``, or else at the source's estimated JPEG quality
+    (95 when unknown); PNG, TIFF and BMP stay lossless. ``extra_exif`` replaces the EXIF block.
+    """
+    fmt = original.format
+    params: dict[str, object] = {}
+    exif = extra_exif if extra_exif is not None else original.exif
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        params["exif"] = exif
+    if original.icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        params["icc_profile"] = original.icc_profile
+    if original.xmp and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        params["xmp"] = original.xmp
+    if fmt == "JPEG":
+        params["quality"] = quality or original.jpeg_quality or 95
+        params["subsampling"] = "keep" if image is original.image else 0 if params["quality"] >= 90 else 2
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+    elif fmt == "WEBP":
+        params["quality"] = quality or original.jpeg_quality or 95
+    elif fmt == "GIF" and image.mode not in ("P", "L"):
+        image = image.convert("P", palette=Image.Palette.ADAPTIVE)
+    buf = io.BytesIO()
+    try:
+        image.save(buf, format=fmt, **params)
+    except (OSError, ValueError) as exc:
+        raise InputImageError(f"{original.name}: cannot encode as {fmt}: {exc}") from exc
+    return buf.getvalue()
