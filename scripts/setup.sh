@@ -14,7 +14,7 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt)
+PIP=(.venv/bin/python -m pip install -qq --disable-pip-version-check -c constraints.txt)
 
 "${PIP[@]}" -e ".[test]"
 if [ "${1:-}" = "--bench" ]; then
