@@ -1,0 +1,59 @@
+"""From raw bit logits to a calibrated decision: descramble, decode, bound the false positives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from provmark.errors import WatermarkError
+from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, p_value
+from provmark.watermark.codec import decode_candidates, encode_payload
+from provmark.watermark.scramble import RAW_BITS, scrambler_for
+
+
+@dataclass
+class DecodeResult:
+    """What a watermark decoder read from one image.
+
+    ``p_value`` bounds the chance that an image without this key's mark decodes this well
+    (see :mod:`provmark.watermark.calibration`); ``detected`` is ``p_value <= threshold``.
+    ``bit_confidence`` is, per raw bit in embedding order, the decoder's confidence in its
+    hard decision (0.5-1); ``errors_corrected`` is the number of bits that differ from the
+    decoded codeword (None when nothing was decoded). ``payload`` is None unless detected.
+    """
+
+    detected: bool
+    payload: bytes | None
+    p_value: float
+    bit_confidence: list[float]
+    errors_corrected: int | None
+
+    @property
+    def bit_confidence_mean(self) -> float:
+        """Mean of :attr:`bit_confidence`."""
+        return float(np.mean(self.bit_confidence)) if self.bit_confidence else 0.0
+
+
+def raw_bits(payload: bytes, key: bytes) -> np.ndarray:
+    """The 128 raw bits (uint8 0/1, embedding order) that carry ``payload`` under ``key``."""
+    return scrambler_for(key).scramble(encode_payload(payload))
+
+
+def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRESHOLD) -> DecodeResult:
+    """Decide from the model's 128 raw logits whether they carry a mark made with ``key``."""
+    raw = np.asarray(raw_logits, dtype=np.float64).reshape(-1)
+    if raw.size != RAW_BITS:
+        raise WatermarkError(f"a watermark decoder gives {RAW_BITS} logits, got {raw.size}")
+    confidence = (1.0 / (1.0 + np.exp(-np.abs(raw)))).tolist()
+    logits = scrambler_for(key).descramble_logits(raw)
+    best: tuple[float, int, bytes] | None = None
+    for candidate in decode_candidates(logits):
+        p, distance = p_value(logits, candidate.bits)
+        if best is None or p < best[0]:
+            best = (p, distance, candidate.payload)
+    if best is None:
+        return DecodeResult(False, None, 1.0, confidence, None)
+    p, distance, payload = best
+    detected = p <= threshold
+    return DecodeResult(detected, payload if detected else None, p, confidence, distance)

@@ -1,0 +1,66 @@
+"""Embed and decode watermark payloads in PIL images of any size, aspect ratio and common mode.
+
+The image is squash-resized to the model's internal square, the model computes a residual
+there for the keyed raw bits, and the residual is upsampled and added at full resolution in
+the image's own integer precision (8 or 16 bits). Decoding squash-resizes and reads logits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from provmark.errors import WatermarkError
+from provmark.models import load_model, to_internal
+from provmark.models.embedding import upsample_residual
+from provmark.models.networks import WatermarkModel
+from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
+from provmark.watermark.detection import DecodeResult, detect, raw_bits
+from provmark.watermark.pixels import add_to_planes, internal_tensor, merge_image, split_image
+from provmark.watermark.scramble import RAW_BITS
+
+
+def _model(name: str) -> WatermarkModel:
+    model = load_model(name)
+    if model.config.num_bits != RAW_BITS:
+        raise WatermarkError(f"model {name!r} carries {model.config.num_bits} bits, the watermark needs {RAW_BITS}")
+    return model
+
+
+def embed_watermark(
+    image: Image.Image, payload: bytes, key: bytes, *, strength: float = 1.0, model: str = "default"
+) -> Image.Image:
+    """Return a copy of ``image`` carrying the 8-byte ``payload`` under ``key``.
+
+    Size, aspect ratio and mode are kept (palette images come back as RGB/RGBA; see
+    :mod:`provmark.watermark.pixels`). ``strength`` scales the residual (1.0 is the
+    calibrated default; higher is more robust and more visible).
+    """
+    if not strength > 0:
+        raise WatermarkError(f"watermark strength must be positive, got {strength}")
+    bits = torch.from_numpy(raw_bits(payload, key).astype(np.float32)).unsqueeze(0)
+    net = _model(model)
+    planes = split_image(image)
+    height, width = planes.color.shape[:2]
+    with torch.inference_mode():
+        small = to_internal(internal_tensor(planes), net.config.size)
+        residual = net.residual(small, bits) * strength
+        full = upsample_residual(residual, height, width)
+    return merge_image(planes, add_to_planes(planes, full))
+
+
+def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarray:
+    """The model's 128 raw bit logits for ``image`` (> 0 means bit 1)."""
+    net = _model(model)
+    planes = split_image(image)
+    with torch.inference_mode():
+        logits = net.decode_logits(to_internal(internal_tensor(planes), net.config.size))
+    return logits[0].double().numpy()
+
+
+def decode_watermark(
+    image: Image.Image, key: bytes, *, model: str = "default", threshold: float = DEFAULT_P_THRESHOLD
+) -> DecodeResult:
+    """Read the payload ``key`` put into ``image``, with a calibrated false-positive bound."""
+    return detect(watermark_logits(image, model=model), key, threshold)

@@ -1,0 +1,85 @@
+"""Keyed scrambling of the 128 raw watermark bits.
+
+Two secrets are derived from the watermark key with HMAC-SHA256 under fixed labels:
+
+- a keystream of 128 bits XORed onto the codeword, so that without the key the embedded bits
+  look uniformly random and a forger cannot write a valid codeword;
+- a permutation of the 128 bit positions (Fisher-Yates driven by a SHAKE-256 stream), so that
+  spatially or channel-wise correlated decoding errors are spread over the codeword.
+
+Derivation is pure Python and stable across numpy versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from provmark.errors import WatermarkError
+
+#: Number of raw bits carried by the image (127-bit BCH codeword plus one parity bit).
+RAW_BITS = 128
+#: Shortest key accepted (keys written by ``provmark keys init`` have 32 bytes).
+MIN_KEY_BYTES = 16
+
+_LABEL_XOR = b"provmark watermark v1 keystream"
+_LABEL_PERM = b"provmark watermark v1 permutation"
+
+
+@dataclass(frozen=True)
+class Scrambler:
+    """Key-derived XOR mask and permutation; ``position[i]`` is where codeword bit ``i`` is embedded."""
+
+    mask: np.ndarray
+    position: np.ndarray
+
+    def scramble(self, bits: np.ndarray) -> np.ndarray:
+        """Map codeword bits (0/1, length 128) to the raw bits the model embeds."""
+        raw = np.empty(RAW_BITS, dtype=np.uint8)
+        raw[self.position] = np.asarray(bits, dtype=np.uint8) ^ self.mask
+        return raw
+
+    def descramble_logits(self, logits: np.ndarray) -> np.ndarray:
+        """Map the model's raw logits (> 0 means 1) to codeword logits."""
+        sign = 1.0 - 2.0 * self.mask.astype(np.float64)
+        return np.asarray(logits, dtype=np.float64)[self.position] * sign
+
+
+def scrambler_for(key: bytes) -> Scrambler:
+    """Return the scrambler derived from ``key`` (cached per key)."""
+    if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
+        raise WatermarkError(f"a watermark key has at least {MIN_KEY_BYTES} bytes (use 'provmark keys init')")
+    return _derive(bytes(key))
+
+
+@lru_cache(maxsize=64)
+def _derive(key: bytes) -> Scrambler:
+    stream = hmac.new(key, _LABEL_XOR, hashlib.sha256).digest()
+    mask = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))[:RAW_BITS]
+    seed = hmac.new(key, _LABEL_PERM, hashlib.sha256).digest()
+    position = np.array(_keyed_permutation(seed, RAW_BITS), dtype=np.int64)
+    mask.setflags(write=False)
+    position.setflags(write=False)
+    return Scrambler(mask=mask, position=position)
+
+
+def _keyed_permutation(seed: bytes, n: int) -> list[int]:
+    """Fisher-Yates shuffle of ``range(n)`` with unbiased draws from a SHAKE-256 stream."""
+    stream = hashlib.shake_256(seed).digest(8 * n * 4)
+    cursor = 0
+    order = list(range(n))
+    for i in range(n - 1, 0, -1):
+        bound = i + 1
+        limit = (1 << 16) - (1 << 16) % bound  # reject draws that would bias the modulo
+        while True:
+            draw = int.from_bytes(stream[cursor : cursor + 2], "big")
+            cursor += 2
+            if draw < limit:
+                break
+        j = draw % bound
+        order[i], order[j] = order[j], order[i]
+    return order
