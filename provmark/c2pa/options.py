@@ -1,0 +1,77 @@
+"""What a signer states about an image, and how it signs it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from provmark import __version__
+from provmark.c2pa.vocab import SOURCE_TYPES, TRAINING_MINING
+from provmark.errors import SigningError
+
+_VERSION_RE = re.compile(r"^v?\d[\w.+-]*$")
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The disclosure written into XMP, EXIF and the C2PA manifest.
+
+    ``generator`` is "name version" of the generating system (e.g. "Flux 1.1");
+    ``source_type`` is an IPTC digital source type term; ``training_mining`` is one of
+    allowed / notAllowed / constrained.
+    """
+
+    generator: str = f"provmark {__version__}"
+    source_type: str = "trainedAlgorithmicMedia"
+    creator: str | None = None
+    training_mining: str = "notAllowed"
+    constraint_info: str | None = None
+    title: str | None = None
+    prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source_type not in SOURCE_TYPES:
+            raise SigningError(f"unknown digital source type {self.source_type!r} (one of: {', '.join(SOURCE_TYPES)})")
+        if self.training_mining not in TRAINING_MINING:
+            raise SigningError(
+                f"unknown training-mining choice {self.training_mining!r} (one of: {', '.join(TRAINING_MINING)})"
+            )
+        if not self.generator.strip():
+            raise SigningError("the generator name must not be empty")
+
+    @property
+    def generator_name(self) -> str:
+        """Name part of ``generator``."""
+        return split_generator(self.generator)[0]
+
+    @property
+    def generator_version(self) -> str | None:
+        """Version part of ``generator`` (None when it has none)."""
+        return split_generator(self.generator)[1]
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    """How to sign: disclosure plus the signing switches of ``provmark sign``."""
+
+    disclosure: Disclosure = Disclosure()
+    thumbnail: bool = False
+    sidecar: bool = False
+    label: str | None = None
+    tsa_url: str | None = None
+    watermark: bool = True
+    watermark_strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.sidecar and self.label:
+            raise SigningError("--label changes the pixels, --sidecar keeps the image untouched: pick one")
+        if self.tsa_url and not self.tsa_url.startswith(("http://", "https://")):
+            raise SigningError(f"time-stamp authority URL must start with http:// or https://, got {self.tsa_url!r}")
+
+
+def split_generator(text: str) -> tuple[str, str | None]:
+    """Split "name version" into (name, version); the version is the last word if it looks like one."""
+    words = text.strip().split()
+    if len(words) > 1 and _VERSION_RE.match(words[-1]):
+        return " ".join(words[:-1]), words[-1]
+    return text.strip(), None

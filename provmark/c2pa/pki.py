@@ -1,0 +1,163 @@
+"""A local test PKI for C2PA signing: an ES256 CA and an end-entity signing certificate.
+
+The end-entity certificate carries what C2PA validators demand: a non-CA P-256 key,
+``digitalSignature`` key usage and the extended key usages ``emailProtection`` and
+``documentSigning`` (c2pa-python 0.38 accepts emailProtection by default; documentSigning
+alone needs the trust configuration to list it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from provmark.errors import KeyMaterialError, OutputError
+from provmark.io.atomic import write_bytes_atomic
+
+CA_FILE = "ca.pem"
+CHAIN_FILE = "signer.pem"
+KEY_FILE = "signer.key"
+WATERMARK_KEY_FILE = "watermark.key"
+
+#: id-kp-documentSigning (RFC 9336); cryptography names it only from version 44 on.
+DOCUMENT_SIGNING_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+CA_YEARS = 10
+SIGNER_YEARS = 2
+
+
+@dataclass(frozen=True)
+class KeyPaths:
+    """Where the files of a keys folder live."""
+
+    dir: Path
+
+    @property
+    def ca(self) -> Path:
+        """Trust anchor (self-signed CA certificate)."""
+        return self.dir / CA_FILE
+
+    @property
+    def chain(self) -> Path:
+        """Signing certificate followed by the CA, PEM."""
+        return self.dir / CHAIN_FILE
+
+    @property
+    def key(self) -> Path:
+        """Private signing key, PKCS#8 PEM, mode 0600."""
+        return self.dir / KEY_FILE
+
+    @property
+    def watermark_key(self) -> Path:
+        """Secret key for keyed watermarks."""
+        return self.dir / WATERMARK_KEY_FILE
+
+
+def _name(common_name: str, org: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "XX"),
+        ]
+    )
+
+
+def make_ca(org: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """Create a self-signed P-256 CA certificate for ``org``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(f"{org} C2PA Test Root CA", org)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * CA_YEARS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return key, cert
+
+
+def make_signer(
+    org: str, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, now: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """Create a P-256 end-entity certificate for C2PA claim signing, issued by the CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{org} C2PA Signer", org))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * SIGNER_YEARS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_OID]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    return key, cert
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrite: bool = False) -> KeyPaths:
+    """Create ``ca.pem``, ``signer.pem``, ``signer.key`` and ``watermark.key`` in ``directory``.
+
+    Refuses to replace an existing keys folder unless ``overwrite`` is true, since that would
+    orphan everything signed with the old keys.
+    """
+    from provmark.watermark.keys import new_watermark_key, write_watermark_key
+
+    paths = KeyPaths(Path(directory))
+    existing = [p for p in (paths.ca, paths.chain, paths.key, paths.watermark_key) if p.exists()]
+    if existing and not overwrite:
+        raise OutputError(f"{paths.dir}: already holds keys ({existing[0].name}); pass --force to replace them")
+    if not org.strip():
+        raise KeyMaterialError("the organisation name (--org) must not be empty")
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, ca_cert = make_ca(org, now)
+    ee_key, ee_cert = make_signer(org, ca_key, ca_cert, now)
+    key_pem = ee_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_bytes_atomic(paths.ca, _pem(ca_cert))
+    write_bytes_atomic(paths.chain, _pem(ee_cert) + _pem(ca_cert))
+    write_bytes_atomic(paths.key, key_pem, mode=0o600)
+    write_watermark_key(paths.watermark_key, new_watermark_key())
+    return paths
