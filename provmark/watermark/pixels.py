@@ -16,6 +16,7 @@ The mark lives in the colour (or gray) planes; alpha is never touched. Mode hand
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,9 @@ def split_image(image: Image.Image) -> Planes:
 
 def internal_tensor(planes: Planes) -> torch.Tensor:
     """The colour planes as a ``[1,3,H,W]`` float tensor in [0,1] (gray repeated to RGB)."""
-    data = torch.from_numpy(np.ascontiguousarray(planes.color))
+    with warnings.catch_warnings():  # PIL arrays are read-only; the tensor is only read
+        warnings.simplefilter("ignore", UserWarning)
+        data = torch.from_numpy(np.ascontiguousarray(planes.color))
     if planes.gray:
         data = data.unsqueeze(-1).expand(-1, -1, 3)
     return data.permute(2, 0, 1).unsqueeze(0).float().div_(planes.max_value)

@@ -1,0 +1,108 @@
+"""``provmark embed`` and ``provmark decode``: thin wrappers over :mod:`provmark.watermark`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
+from provmark.errors import OutputError, ProvmarkError
+from provmark.io import encode_like, load_image, write_bytes_atomic
+from provmark.watermark import PAYLOAD_BYTES, decode_watermark, embed_watermark
+from provmark.watermark.keys import read_watermark_key
+
+_INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+_KEY = click.option("--key", "key_file", required=True, type=click.Path(path_type=Path), help="Watermark key file (hex).")
+
+
+def _parse_payload(text: str) -> bytes:
+    digits = text.strip().lower().removeprefix("0x")
+    try:
+        payload = bytes.fromhex(digits)
+    except ValueError:
+        fail(f"--payload: {text!r} is not hexadecimal", EXIT_USAGE)
+    if len(payload) != PAYLOAD_BYTES:
+        fail(f"--payload: expected {2 * PAYLOAD_BYTES} hex digits ({PAYLOAD_BYTES} bytes), got {len(digits)}", EXIT_USAGE)
+    return payload
+
+
+def _output_path(source: Path, out_dir: Path, inputs: set[Path], taken: set[Path]) -> Path:
+    target = out_dir / source.name
+    resolved = target.resolve()
+    if resolved in inputs:
+        raise OutputError(f"{source}: refusing to overwrite an input ({target}); choose another --out folder")
+    if resolved in taken:
+        raise OutputError(f"{source}: another input already writes {target}")
+    taken.add(resolved)
+    return target
+
+
+@click.command()
+@_INPUTS
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder.")
+@click.option("--payload", required=True, help=f"Payload: {2 * PAYLOAD_BYTES} hex digits ({8 * PAYLOAD_BYTES} bits).")
+@_KEY
+@click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True), help="Residual strength.")
+@click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality (default: the source's).")
+@one_line_errors
+def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path, strength: float, quality: int | None) -> None:
+    """Embed an invisible watermark PAYLOAD into images, written to OUT with the same names and formats."""
+    data = _parse_payload(payload)
+    key = read_watermark_key(key_file)
+    resolved_inputs = {p.resolve() for p in inputs}
+    taken: set[Path] = set()
+    log = FailureLog(total=len(inputs))
+    for source in inputs:
+        try:
+            target = _output_path(source, out_dir, resolved_inputs, taken)
+            loaded = load_image(source)
+            if loaded.format == "GIF":
+                raise OutputError(f"{source}: GIF re-quantises colours to a palette, which erases the mark; convert to PNG first")
+            marked = embed_watermark(loaded.image, data, key, strength=strength)
+            write_bytes_atomic(target, encode_like(marked, loaded, quality=quality))
+        except ProvmarkError as exc:
+            log.record(str(source), str(exc))
+            continue
+        click.echo(f"{source} -> {target}")
+    raise SystemExit(log.summary())
+
+
+@click.command()
+@_INPUTS
+@_KEY
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@one_line_errors
+def decode(inputs: tuple[Path, ...], key_file: Path, as_json: bool) -> None:
+    """Read watermark payloads from images (exit 3 if any image carries none)."""
+    key = read_watermark_key(key_file)
+    log = FailureLog(total=len(inputs))
+    negative = False
+    header = not as_json
+    for source in inputs:
+        try:
+            result = decode_watermark(load_image(source).image, key)
+        except ProvmarkError as exc:
+            log.record(str(source), str(exc))
+            continue
+        negative |= not result.detected
+        payload = result.payload.hex() if result.payload is not None else None
+        if as_json:
+            echo_json(
+                {
+                    "path": str(source),
+                    "detected": result.detected,
+                    "payload": payload,
+                    "p_value": result.p_value,
+                    "bit_confidence_mean": round(result.bit_confidence_mean, 4),
+                    "errors_corrected": result.errors_corrected,
+                }
+            )
+        else:
+            if header:
+                click.echo(f"{'detected':<9} {'payload':<17} {'p-value':<9} {'errors':>6}  path")
+                header = False
+            errors = "-" if result.errors_corrected is None else str(result.errors_corrected)
+            click.echo(f"{'yes' if result.detected else 'no':<9} {payload or '-':<17} {result.p_value:<9.1e} {errors:>6}  {source}")
+    code = log.summary()
+    raise SystemExit(EXIT_FAILED if code != EXIT_OK else EXIT_NEGATIVE if negative else EXIT_OK)
