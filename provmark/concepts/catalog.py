@@ -1,0 +1,237 @@
+"""Catalog runs: walk a source folder, mark every image into a mirror folder, record each one.
+
+Memory stays flat in the catalog size: the walk is a generator and at most ``2 x jobs`` files
+are in flight. A run is resumable: outputs are written atomically and recorded in the registry
+right after, so an output whose record matches its source and its own size and mtime is
+complete and skipped; anything else is marked again. Sources are only ever read.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, output_path
+from provmark.concepts.registry import Concept, ImageRecord, Registry
+from provmark.concepts.sources import ConceptSource
+from provmark.errors import OutputError, ProvmarkError
+
+#: File name endings treated as catalog images (content decides the format when read).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+# Temporary files left by an atomic write that was killed: ".<name>.<8 random chars>.tmp".
+_PARTIAL = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+@dataclass
+class Outcome:
+    """What happened to one catalog file: ``status`` is "marked", "skipped" or "failed"."""
+
+    rel: str
+    status: str
+    reason: str | None = None
+
+
+@dataclass
+class CatalogSummary:
+    """Totals of a catalog run, and the failures as (relative path, reason)."""
+
+    marked: int = 0
+    skipped: int = 0
+    ignored: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def images(self) -> int:
+        """Image files seen (marked, skipped or failed)."""
+        return self.marked + self.skipped + len(self.failures)
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file name has one of :data:`IMAGE_SUFFIXES` (any case)."""
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def check_folders(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Resolve SRC and DST; refuse a missing SRC and any overlap (DST in SRC, SRC in DST, equal)."""
+    source, dest = Path(src).resolve(), Path(dst).resolve()
+    if not source.is_dir():
+        raise OutputError(f"{src}: not a folder")
+    if dest == source or dest.is_relative_to(source) or source.is_relative_to(dest):
+        raise OutputError(f"{dst}: the output folder must be outside the source folder {src} (and not contain it)")
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"{dst}: exists and is not a folder")
+    return source, dest
+
+
+def walk_catalog(root: Path, on_error: Callable[[str, str], None] | None = None) -> Iterator[str]:
+    """Yield every file under ``root`` as a POSIX path relative to it, in sorted order, lazily.
+
+    A folder that cannot be listed is passed to ``on_error(relative path, reason)``.
+    """
+
+    def failed(exc: OSError) -> None:
+        if on_error is not None:
+            rel = Path(exc.filename or root).relative_to(root).as_posix()
+            on_error(rel, f"cannot list folder: {exc.strerror or exc}")
+
+    for folder, dirs, files in os.walk(root, onerror=failed):
+        dirs.sort()
+        base = Path(folder).relative_to(root).as_posix()
+        for name in sorted(files):
+            yield name if base == "." else f"{base}/{name}"
+
+
+def count_images(root: Path) -> int:
+    """How many image files a run over ``root`` will look at."""
+    return sum(1 for rel in walk_catalog(root) if is_image_name(rel))
+
+
+def clean_partial_outputs(dst: Path) -> int:
+    """Delete temporary files a killed run left under ``dst``; return how many."""
+    removed = 0
+    if not dst.is_dir():
+        return 0
+    for folder, _, files in os.walk(dst):
+        for name in files:
+            match = _PARTIAL.match(name)
+            if match and is_image_name(match.group(1)):
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def is_complete(record: ImageRecord | None, src: Path, out: Path, names: tuple[str, ...], layout: str) -> bool:
+    """Whether ``out`` is a finished mark of ``src`` with concepts ``names`` (so a rerun skips it)."""
+    if record is None or [n.casefold() for n in record.concepts.values()] != [n.casefold() for n in names]:
+        return False
+    if layout != "auto" and record.layout != layout:
+        return False
+    try:
+        s, o = src.stat(), out.stat()
+    except OSError:
+        return False
+    same_src = (s.st_size, s.st_mtime_ns) == (record.src_size, record.src_mtime_ns)
+    return same_src and (o.st_size, o.st_mtime_ns) == (record.out_size, record.out_mtime_ns)
+
+
+def mark_catalog(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    registry: Registry,
+    source: ConceptSource,
+    options: MarkOptions = MarkOptions(),
+    jobs: int = 1,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> CatalogSummary:
+    """Mark every image under ``src`` into the same relative path under ``dst``; see the module doc."""
+    root, dest = check_folders(src, dst)
+    summary = CatalogSummary()
+    started = time.perf_counter()
+    concepts: dict[str, Concept] = {}
+
+    def report(outcome: Outcome) -> None:
+        if outcome.status == "failed":
+            summary.failures.append((outcome.rel, outcome.reason or "failed"))
+        else:
+            setattr(summary, outcome.status, getattr(summary, outcome.status) + 1)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    def lookup(name: str) -> Concept:
+        if name not in concepts:
+            concepts[name] = registry.require(name)
+        return concepts[name]
+
+    def planned() -> Iterator[MarkJob]:
+        for rel in walk_catalog(root, lambda rel, reason: report(Outcome(rel, "failed", reason))):
+            if not is_image_name(rel):
+                summary.ignored += 1
+                continue
+            src_path, out = root / rel, output_path(dest, rel)
+            try:
+                names = source.names_for(rel)
+                found = [lookup(name) for name in names]
+            except ProvmarkError as exc:
+                report(Outcome(rel, "failed", str(exc)))
+                continue
+            names = tuple(c.name for c in found)
+            if is_complete(registry.record_for_output(str(out)), src_path, out, names, options.layout):
+                report(Outcome(rel, "skipped"))
+                continue
+            payloads = tuple(registry.payload(c) for c in found)
+            yield MarkJob(rel, str(src_path), str(out), names, payloads)
+
+    clean_partial_outputs(dest)
+    for result in run_jobs(planned(), registry.watermark_key, options, jobs):
+        if result.record is not None:
+            registry.record_image(result.record)
+            report(Outcome(result.rel, "marked"))
+        else:
+            report(Outcome(result.rel, "failed", result.error))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers: int) -> Iterator[MarkResult]:
+    """Mark ``jobs`` in this process (``workers`` = 1) or in a pool, yielding results as they finish."""
+    if workers <= 1:
+        for job in jobs:
+            yield mark_file(job, key, options)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pending: dict[Future[MarkResult], MarkJob] = {}
+    pool: ProcessPoolExecutor | None = None
+    exhausted = broken = False
+    try:
+        while True:
+            if broken and not pending and pool is not None:
+                pool.shutdown(wait=False)
+                pool, broken = None, False
+            while not exhausted and not broken and len(pending) < 2 * workers:
+                job = next(jobs, None)
+                if job is None:
+                    exhausted = True
+                    break
+                if pool is None:
+                    pool = ProcessPoolExecutor(
+                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options, threads)
+                    )
+                pending[pool.submit(_work, job)] = job
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    yield MarkResult(job.rel, error="a worker process died (out of memory?) with this file in flight")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER: tuple[bytes, MarkOptions] | None = None
+
+
+def _init_worker(key: bytes, options: MarkOptions, threads: int) -> None:
+    global _WORKER
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER = (key, options)
+
+
+def _work(job: MarkJob) -> MarkResult:
+    assert _WORKER is not None, "worker not initialised"
+    return mark_file(job, *_WORKER)

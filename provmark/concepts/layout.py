@@ -1,0 +1,93 @@
+"""Region layouts: where each concept of a multi-concept image is embedded.
+
+Every region is marked independently with its own concept code and must be at least
+``MIN_REGION`` pixels on each side. Attribution tries the whole image and the regions of
+every standard layout, so it does not need to know which layout was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provmark.errors import WatermarkError
+
+#: Smallest region side the watermark accepts, in pixels.
+MIN_REGION = 128
+
+
+@dataclass(frozen=True)
+class Region:
+    """A named rectangle of an image: ``box`` is (left, top, right, bottom) in pixels."""
+
+    name: str
+    box: tuple[int, int, int, int]
+
+
+# layout name -> (columns, rows, region names in reading order)
+_GRIDS: dict[str, tuple[int, int, tuple[str, ...]]] = {
+    "full": (1, 1, ("full",)),
+    "halves": (2, 1, ("left", "right")),
+    "stacked": (1, 2, ("top", "bottom")),
+    "quadrants": (2, 2, ("top-left", "top-right", "bottom-left", "bottom-right")),
+    "thirds": (3, 1, ("left-third", "middle-third", "right-third")),
+    "stacked-thirds": (1, 3, ("top-third", "centre-third", "bottom-third")),
+}
+
+#: Layout names accepted by ``provmark mark --layout`` ("auto" picks one from the image shape).
+LAYOUTS = ("auto", *_GRIDS)
+
+
+def layout_size(layout: str) -> int:
+    """How many regions (and so concepts) ``layout`` has; 0 for "auto" (any)."""
+    return 0 if layout == "auto" else len(_GRIDS[layout][2])
+
+
+def choose_layout(width: int, height: int, count: int) -> str:
+    """The layout "auto" means for ``count`` concepts on a ``width`` x ``height`` image."""
+    if count == 1:
+        return "full"
+    if count == 2:
+        return "halves" if width >= height else "stacked"
+    if count == 3:
+        return "thirds" if width >= height else "stacked-thirds"
+    if count == 4:
+        return "quadrants"
+    raise WatermarkError(f"no layout holds {count} concepts (at most 4 per image)")
+
+
+def regions(layout: str, width: int, height: int) -> list[Region]:
+    """The regions of ``layout`` on a ``width`` x ``height`` image, in reading order."""
+    cols, rows, names = _GRIDS[layout]
+    xs = [width * i // cols for i in range(cols + 1)]
+    ys = [height * j // rows for j in range(rows + 1)]
+    return [
+        Region(names[j * cols + i], (xs[i], ys[j], xs[i + 1], ys[j + 1])) for j in range(rows) for i in range(cols)
+    ]
+
+
+def checked_regions(layout: str, width: int, height: int, count: int) -> tuple[str, list[Region]]:
+    """The layout ("auto" resolved) and its regions for ``count`` concepts, each checked to be large enough."""
+    if layout == "auto":
+        layout = choose_layout(width, height, count)
+    found = regions(layout, width, height)
+    if len(found) != count:
+        raise WatermarkError(f"layout {layout} has {len(found)} regions but {count} concept(s) were given")
+    for region in found:
+        left, top, right, bottom = region.box
+        if right - left < MIN_REGION or bottom - top < MIN_REGION:
+            raise WatermarkError(
+                f"image {width}x{height} too small for layout {layout}: region {region.name} is "
+                f"{right - left}x{bottom - top}, each region needs at least {MIN_REGION}x{MIN_REGION} px"
+            )
+    return layout, found
+
+
+def candidate_regions(width: int, height: int) -> list[Region]:
+    """Every distinct region attribution looks at: the whole image, then each layout's regions."""
+    seen: dict[tuple[int, int, int, int], Region] = {}
+    for layout in _GRIDS:
+        for region in regions(layout, width, height):
+            left, top, right, bottom = region.box
+            if right - left >= MIN_REGION and bottom - top >= MIN_REGION and region.box not in seen:
+                seen[region.box] = region
+    return list(seen.values())

@@ -1,0 +1,141 @@
+"""Marking one image file with concept codes: the unit of work of a catalog run.
+
+``embed_regions`` and ``read_region`` are the only places concepts touch the watermark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from provmark.concepts.layout import Region, checked_regions
+from provmark.concepts.registry import ImageRecord, now_utc
+from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
+from provmark.io import encode_like, load_image, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from provmark.watermark import DecodeResult
+
+
+@dataclass(frozen=True)
+class MarkOptions:
+    """How to mark: region layout, JPEG/WebP quality (None: the source's), strength, verify."""
+
+    layout: str = "auto"
+    quality: int | None = None
+    strength: float = 1.0
+    verify: bool = False
+
+
+@dataclass(frozen=True)
+class MarkJob:
+    """One file to mark: paths, and the concept names with their payloads (one per region)."""
+
+    rel: str
+    src: str
+    out: str
+    concepts: tuple[str, ...]
+    payloads: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class MarkResult:
+    """What became of a job: a record to store, or a one-line failure reason."""
+
+    rel: str
+    record: ImageRecord | None = None
+    error: str | None = None
+
+
+def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key: bytes, strength: float) -> Image.Image:
+    """Embed each payload in its own region of ``image``; returns a new image of the same size."""
+    from provmark.watermark import embed_watermark
+
+    if len(marks) == 1 and marks[0][0].box == (0, 0, *image.size):
+        return embed_watermark(image, marks[0][1], key, strength=strength)
+    out = image.copy()
+    for region, payload in marks:
+        out.paste(embed_watermark(image.crop(region.box), payload, key, strength=strength), region.box[:2])
+    return out
+
+
+def read_region(image: Image.Image, region: Region, key: bytes) -> DecodeResult:
+    """Decode the watermark of one region of ``image`` under ``key``."""
+    from provmark.watermark import decode_watermark
+
+    whole = region.box == (0, 0, *image.size)
+    return decode_watermark(image if whole else image.crop(region.box), key)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mark_file(job: MarkJob, key: bytes, options: MarkOptions) -> MarkResult:
+    """Mark ``job.src`` into ``job.out`` (atomically); a bad file gives a failed result.
+
+    Errors that would fail every file (model or key unusable) are raised instead.
+    """
+    try:
+        return MarkResult(job.rel, record=_mark(job, key, options))
+    except (ModelError, KeyMaterialError):
+        raise
+    except ProvmarkError as exc:
+        message = str(exc)
+        prefix = f"{job.src}: "
+        return MarkResult(job.rel, error=message[len(prefix) :] if message.startswith(prefix) else message)
+    except Exception as exc:  # a batch must survive one odd file; the reason is reported
+        return MarkResult(job.rel, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _mark(job: MarkJob, key: bytes, options: MarkOptions) -> ImageRecord:
+    src_stat = os.stat(job.src)
+    src_sha = sha256_file(job.src)
+    loaded = load_image(job.src)
+    width, height = loaded.image.size
+    layout, regions = checked_regions(options.layout, width, height, len(job.payloads))
+    marked = embed_regions(loaded.image, list(zip(regions, job.payloads)), key, options.strength)
+    data = encode_like(marked, loaded, quality=options.quality)
+    if options.verify:
+        check_marks(data, regions, job, key)
+    write_bytes_atomic(job.out, data)
+    out_stat = os.stat(job.out)
+    return ImageRecord(
+        src_path=job.src,
+        out_path=job.out,
+        src_sha256=src_sha,
+        out_sha256=hashlib.sha256(data).hexdigest(),
+        src_size=src_stat.st_size,
+        src_mtime_ns=src_stat.st_mtime_ns,
+        out_size=out_stat.st_size,
+        out_mtime_ns=out_stat.st_mtime_ns,
+        layout=layout,
+        concepts={region.name: name for region, name in zip(regions, job.concepts)},
+        marked_at=now_utc(),
+    )
+
+
+def check_marks(data: bytes, regions: Sequence[Region], job: MarkJob, key: bytes) -> None:
+    """Raise unless every region of the encoded image ``data`` reads back its concept's payload."""
+    image = load_image(data).image
+    for region, name, payload in zip(regions, job.concepts, job.payloads):
+        result = read_region(image, region, key)
+        if result.payload != payload:
+            where = "" if region.name == "full" else f" in region {region.name}"
+            raise WatermarkError(f"verify: concept {name!r} not read back{where} (p={result.p_value:.2g})")
+
+
+def output_path(dst: Path, rel: str) -> Path:
+    """Where the marked copy of catalog file ``rel`` goes under ``dst``."""
+    return dst.joinpath(*rel.split("/"))
