@@ -11,7 +11,9 @@ This is the Python API for generation pipelines::
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -23,6 +25,8 @@ from provmark.c2pa.metadata_xmp import build_xmp, png_with_xmp
 from provmark.c2pa.options import SignOptions
 from provmark.c2pa.reader import has_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
+from provmark.errors import InputImageError, OutputError
+from provmark.io.atomic import write_bytes_atomic
 from provmark.io.images import LoadedImage, encode_like, load_image
 
 #: Formats whose files carry EXIF and XMP through provmark's encoder.
@@ -105,3 +109,45 @@ def encode_with_disclosure(image: Image.Image, loaded: LoadedImage, options: Sig
     data = encode_like(image, target, extra_exif=exif)
     return png_with_xmp(data, xmp) if loaded.format == "PNG" else data
 
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the output folder if needed and check it is writable (fail once, not per file)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {out} is not writable")
+    return out
+
+
+def sign_file(
+    path: str | os.PathLike[str], out_dir: str | os.PathLike[str], identity: SigningIdentity, options: SignOptions
+) -> list[Path]:
+    """Sign one file into ``out_dir`` under the same name; returns the files written.
+
+    With a sidecar, ``NAME.c2pa`` is written beside the untouched copy. Nothing is left
+    behind on failure.
+    """
+    source = Path(path)
+    loaded = load_image(source)
+    target = Path(out_dir) / source.name
+    if target.resolve() == source.resolve():
+        raise OutputError(f"{source}: output would overwrite the input (choose another --out folder)")
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise InputImageError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    signed = sign_loaded(loaded, raw, identity, options, title=source.name)
+    write_bytes_atomic(target, signed.data)
+    if not signed.sidecar:
+        return [target]
+    sidecar = target.with_suffix(".c2pa")
+    try:
+        write_bytes_atomic(sidecar, signed.manifest_store)
+    except OutputError:
+        target.unlink(missing_ok=True)
+        raise
+    return [target, sidecar]

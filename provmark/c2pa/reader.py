@@ -88,9 +88,25 @@ def has_manifest(data: bytes, mime: str) -> bool:
         return True
 
 
+#: Failure codes of the hard binding (hash of the asset bytes).
+HARD_BINDING_FAILURES = frozenset(
+    {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch"}
+)
+
+
 def summarize(manifest: dict[str, Any], state: str, results: dict[str, Any], source: str) -> ManifestSummary:
-    """Build a :class:`ManifestSummary` from c2pa-python's manifest JSON."""
-    failures = [f.get("code", "?") for f in results.get("activeManifest", {}).get("failure", [])]
+    """Build a :class:`ManifestSummary` from c2pa-python's manifest JSON.
+
+    A manifest recovered through a soft binding cannot match the bytes of the stripped image
+    it was found for, so its hard-binding failures are dropped and the state is recomputed
+    from the signature and trust results alone.
+    """
+    active = results.get("activeManifest", {})
+    failures = [f.get("code", "?") for f in active.get("failure", [])]
+    if source == "soft-binding":
+        failures = [code for code in failures if code not in HARD_BINDING_FAILURES]
+        trusted = any(s.get("code") == "signingCredential.trusted" for s in active.get("success", []))
+        state = "Invalid" if failures else "Trusted" if trusted else "Valid"
     sig = manifest.get("signature_info") or {}
     gen = (manifest.get("claim_generator_info") or [{}])[0]
     summary = ManifestSummary(

@@ -1,0 +1,65 @@
+"""``provmark verify``: what each image says about itself, and whether the claim holds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from provmark.detect.report import VerificationReport
+from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
+from provmark.errors import ProvmarkError
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--trust", "trust_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="Trusted CA certificate (PEM); repeatable.")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), help="Keys folder: trusts its ca.pem, decodes with its watermark.key, looks up its manifests/.")
+@click.option("--key", "watermark_key", type=click.Path(dir_okay=False, path_type=Path), help="Watermark key file (enables watermark decoding).")
+@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), help="Manifest store folder for images whose metadata was stripped.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@one_line_errors
+def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Path | None, watermark_key: Path | None,
+           store_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+    """Verify images: C2PA manifest and trust, XMP/EXIF disclosure, watermark; exit 0 only if all verified."""
+    from provmark.detect.verify import build_options, verify_file
+
+    options = build_options(trust_files, keys_dir, watermark_key, store_dir)
+    log = FailureLog(total=len(inputs))
+    reports = []
+    for path in inputs:
+        try:
+            report = verify_file(path, options)
+        except ProvmarkError as exc:
+            log.record(str(path), str(exc))
+            continue
+        reports.append(report)
+        if as_json:
+            echo_json(report.to_dict())
+    if not as_json and reports:
+        _print_table(reports, watermark=options.watermark_key is not None)
+    code = log.summary()
+    if code == EXIT_OK and not all(r.verified for r in reports):
+        code = EXIT_NEGATIVE
+    sys.exit(code)
+
+
+def _print_table(reports: list[VerificationReport], watermark: bool) -> None:
+    header = ["file", "c2pa", "integrity", "ai_generated", "source type", "signer"] + (["watermark"] if watermark else [])
+    rows = []
+    for r in reports:
+        m = r.c2pa
+        c2pa = "none" if m is None else m.state if m.source == "embedded" else f"{m.state} ({m.source})"
+        row = [r.path, c2pa, r.integrity, r.ai_label, (m and m.source_type_term) or "-", (m and m.signer) or "-"]
+        if watermark:
+            row.append(r.watermark.payload if r.watermark and r.watermark.detected else "none")
+        rows.append(row)
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in reports:
+        if r.c2pa is not None and r.c2pa.failures:
+            click.echo(f"{r.path}: failing checks: {', '.join(r.c2pa.failures)}")
+    verified = sum(r.verified for r in reports)
+    click.echo(f"{verified} of {len(reports)} verified (intact manifest from a trusted signer)")

@@ -1,0 +1,195 @@
+"""Verify images: C2PA manifest (embedded, sidecar, or recovered through the watermark), XMP and
+EXIF disclosure, and the verdicts ``ai_generated`` and ``integrity``.
+
+torch is imported only when a watermark key is given, so C2PA-only checks stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+
+from provmark.c2pa.metadata_exif import read_exif_disclosure
+from provmark.c2pa.metadata_xmp import read_xmp_disclosure
+from provmark.c2pa.pki import KeyPaths
+from provmark.c2pa.reader import ManifestSummary, read_manifest
+from provmark.c2pa.signer import EMBEDDABLE
+from provmark.c2pa.store import ManifestStore
+from provmark.c2pa.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
+from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
+from provmark.errors import InputImageError, KeyMaterialError, VerificationError
+from provmark.io.images import LoadedImage, load_image
+from provmark.watermark.keys import read_watermark_key
+
+#: Failure codes about who signed and when, not about whether the content changed.
+TRUST_CODE_PREFIXES = ("signingCredential.", "timeStamp.")
+#: Failure code reported when C2PA data is present but cannot be parsed.
+UNREADABLE = "manifest.unreadable"
+
+
+@dataclass
+class VerifyOptions:
+    """Trust anchors (PEM texts), and optionally a watermark key and the manifest store."""
+
+    trust_pems: list[str] = field(default_factory=list)
+    watermark_key: bytes | None = None
+    store: ManifestStore | None = None
+
+
+def build_options(
+    trust_files: Sequence[str | os.PathLike[str]] = (),
+    keys_dir: str | os.PathLike[str] | None = None,
+    watermark_key: str | os.PathLike[str] | None = None,
+    store_dir: str | os.PathLike[str] | None = None,
+) -> VerifyOptions:
+    """Options from files: trust anchors, a keys folder (its CA, watermark key and store), a key, a store."""
+    trust = list(trust_files)
+    key_file = Path(watermark_key) if watermark_key else None
+    store = ManifestStore(store_dir) if store_dir else None
+    if keys_dir is not None:
+        paths = KeyPaths(Path(keys_dir))
+        if not paths.dir.is_dir():
+            raise KeyMaterialError(f"{paths.dir}: no such keys folder")
+        trust.append(paths.ca)
+        key_file = key_file or paths.watermark_key
+        store = store or ManifestStore.beside_keys(paths.dir)
+    return VerifyOptions(
+        trust_pems=[_read_pem(Path(p)) for p in trust],
+        watermark_key=read_watermark_key(key_file) if key_file else None,
+        store=store,
+    )
+
+
+def _read_pem(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{path}: no such trust anchor file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyMaterialError(f"{path}: cannot read trust anchor: {exc}") from None
+    try:
+        x509.load_pem_x509_certificates(text.encode("ascii"))
+    except ValueError:
+        raise KeyMaterialError(f"{path}: not a PEM certificate") from None
+    return text
+
+
+def verify_file(path: str | os.PathLike[str], options: VerifyOptions | None = None) -> VerificationReport:
+    """Verify one image file (a ``NAME.c2pa`` sidecar next to it is used when present)."""
+    path = Path(path)
+    loaded = load_image(path)
+    sidecar_path = path.with_suffix(".c2pa")
+    sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() and sidecar_path != path else None
+    return verify_loaded(loaded, path.read_bytes(), options or VerifyOptions(), sidecar=sidecar)
+
+
+def verify_loaded(
+    loaded: LoadedImage, data: bytes, options: VerifyOptions, sidecar: bytes | None = None
+) -> VerificationReport:
+    """Verify a decoded image whose file content is ``data``."""
+    manifest = _embedded_manifest(loaded, data, options, sidecar)
+    watermark = None
+    if options.watermark_key is not None:
+        watermark, recovered = _watermark(loaded, options.watermark_key, options.store, options.trust_pems)
+        if manifest is None and recovered is not None:
+            manifest = recovered
+    report = VerificationReport(
+        path=loaded.name,
+        format=loaded.format,
+        integrity=integrity(manifest),
+        ai_generated=None,
+        c2pa=manifest,
+        xmp=read_xmp_disclosure(loaded.xmp),
+        exif=read_exif_disclosure(loaded.exif),
+        watermark=watermark,
+    )
+    report.ai_generated, report.evidence = ai_verdict(report)
+    return report
+
+
+def _embedded_manifest(
+    loaded: LoadedImage, data: bytes, options: VerifyOptions, sidecar: bytes | None
+) -> ManifestSummary | None:
+    mime = EMBEDDABLE.get(loaded.format)
+    if mime is None:
+        return None
+    try:
+        return read_manifest(
+            data,
+            mime,
+            trust_pems=options.trust_pems,
+            manifest_store=sidecar,
+            source="sidecar" if sidecar is not None else "embedded",
+        )
+    except VerificationError:
+        return ManifestSummary(state="Invalid", failures=[UNREADABLE], source="sidecar" if sidecar else "embedded")
+
+
+def _watermark(
+    loaded: LoadedImage, key: bytes, store: ManifestStore | None, trust_pems: list[str]
+) -> tuple[WatermarkReport, ManifestSummary | None]:
+    from provmark.watermark import decode_watermark
+
+    result = decode_watermark(loaded.image, key)
+    payload = result.payload if result.detected else None
+    report = WatermarkReport(
+        detected=bool(result.detected), payload=payload.hex() if payload else None, p_value=float(result.p_value)
+    )
+    recovered = None
+    if payload and store is not None:
+        store_bytes = store.get(payload)
+        if store_bytes is not None:
+            try:
+                recovered = read_manifest(
+                    store_bytes, "application/c2pa", trust_pems=trust_pems, source="soft-binding"
+                )
+            except VerificationError as exc:
+                raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {exc}") from None
+            report.manifest_recovered = recovered is not None
+    return report, recovered
+
+
+def integrity(manifest: ManifestSummary | None) -> str:
+    """intact, tampered or unsigned (a manifest recovered from the store does not sign these bytes)."""
+    if manifest is None or manifest.source == "soft-binding":
+        return UNSIGNED
+    if any(not code.startswith(TRUST_CODE_PREFIXES) for code in manifest.failures):
+        return TAMPERED
+    return INTACT
+
+
+def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
+    """Decide ``ai_generated`` and list the evidence.
+
+    A claim of generation counts from any source (nobody forges one to their disadvantage);
+    a claim of no generation counts only from an intact C2PA manifest. Otherwise: unknown.
+    """
+    evidence: list[str] = []
+    generated = not_generated = False
+    manifest = report.c2pa
+    if manifest is not None and manifest.source_type_term:
+        term = manifest.source_type_term
+        where = f"C2PA manifest ({manifest.source}, {manifest.state.lower()}, {report.integrity})"
+        evidence.append(f"{where}: digitalSourceType {term}")
+        generated |= term in GENERATED_TYPES
+        not_generated |= term in NOT_GENERATED_TYPES and report.integrity == INTACT
+    if report.xmp is not None and report.xmp.digital_source_type:
+        term = short_source_type(report.xmp.digital_source_type)
+        evidence.append(f"XMP Iptc4xmpExt:DigitalSourceType {term} (unsigned unless the manifest is intact)")
+        generated |= term in GENERATED_TYPES
+    comment = report.exif.user_comment if report.exif else None
+    if comment and "DigitalSourceType=" in comment:
+        term = short_source_type(comment.split("DigitalSourceType=", 1)[1].split(";", 1)[0].strip())
+        evidence.append(f"EXIF UserComment DigitalSourceType {term}")
+        generated |= term in GENERATED_TYPES
+    if report.watermark is not None and report.watermark.detected:
+        evidence.append(f"provmark watermark detected, payload {report.watermark.payload} (p={report.watermark.p_value:.1e})")
+    if generated:
+        return True, evidence
+    if not_generated:
+        return False, evidence
+    return None, evidence or ["no C2PA manifest, no disclosure metadata"]
