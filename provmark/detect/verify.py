@@ -23,7 +23,6 @@ from provmark.c2pa.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_sour
 from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
 from provmark.errors import InputImageError, KeyMaterialError, VerificationError
 from provmark.io.images import LoadedImage, load_image
-from provmark.watermark.keys import read_watermark_key
 
 #: Failure codes about who signed and when, not about whether the content changed.
 TRUST_CODE_PREFIXES = ("signingCredential.", "timeStamp.")
@@ -57,11 +56,13 @@ def build_options(
         trust.append(paths.ca)
         key_file = key_file or paths.watermark_key
         store = store or ManifestStore.beside_keys(paths.dir)
-    return VerifyOptions(
-        trust_pems=[_read_pem(Path(p)) for p in trust],
-        watermark_key=read_watermark_key(key_file) if key_file else None,
-        store=store,
-    )
+    options = VerifyOptions(trust_pems=[_read_pem(Path(p)) for p in trust], store=store)
+    if key_file is not None:
+        # Importing the watermark package loads torch: only when a key asks for it.
+        from provmark.watermark.keys import read_watermark_key
+
+        options.watermark_key = read_watermark_key(key_file)
+    return options
 
 
 def _read_pem(path: Path) -> str:
