@@ -61,7 +61,7 @@ class FailureLog:
             return EXIT_OK
         click.echo(f"provmark: {len(self.failures)} of {self.total} file(s) failed:", err=True)
         for path, reason in self.failures:
-            click.echo(f"  {path}: {reason}", err=True)
+            click.echo(f"  {reason}" if reason.startswith(path) else f"  {path}: {reason}", err=True)
         return EXIT_FAILED
 
 
