@@ -52,7 +52,7 @@ def test_sign_cli_embeds_trusted_manifest_and_disclosure(
 ) -> None:
     src = as_format(photo_paths[0], fmt, tmp_path / f"in.{ext}")
     out = tmp_path / "out"
-    args = ["sign", str(src), "--out", str(out), "--keys", str(keys.dir), "--generator", "Flux 1.1",
+    args = ["sign", "--no-watermark", str(src), "--out", str(out), "--keys", str(keys.dir), "--generator", "Flux 1.1",
             "--creator", "Ada Lovelace", "--prompt", "a red fox", "--training-mining", "notAllowed"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -134,7 +134,7 @@ def test_label_draws_visible_caption(keys: KeyPaths, photo_paths: list[Path]) ->
 
 def test_sidecar_leaves_image_bytes_untouched(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["sign", str(photo_paths[0]), "--out", str(out), "--keys", str(keys.dir), "--sidecar"])
+    result = CliRunner().invoke(main, ["sign", "--no-watermark", str(photo_paths[0]), "--out", str(out), "--keys", str(keys.dir), "--sidecar"])
     assert result.exit_code == 0, result.output
     copy = out / photo_paths[0].name
     sidecar = copy.with_suffix(".c2pa")
@@ -177,7 +177,7 @@ def test_own_encrypted_key_and_chain(keys: KeyPaths, photo_paths: list[Path], tm
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret")
         )
     )
-    base = ["sign", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted)]
+    base = ["sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted)]
     runner = CliRunner()
     ok = runner.invoke(main, base, env={"PROVMARK_KEY_PASSWORD": "s3cret"})
     assert ok.exit_code == 0, ok.output

@@ -44,7 +44,7 @@ def test_batch_reports_each_bad_input_and_signs_the_rest(keys: KeyPaths, photo_p
     good = tmp_path / "good.jpg"
     shutil.copy(photo_paths[1], good)
     out = tmp_path / "out"
-    result = run("sign", str(notimg), str(truncated), str(bmp), str(tmp_path / "missing.png"), str(good),
+    result = run("sign", "--no-watermark", str(notimg), str(truncated), str(bmp), str(tmp_path / "missing.png"), str(good),
                  "--out", str(out), "--keys", str(keys.dir))  # fmt: skip
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -59,14 +59,14 @@ def test_batch_reports_each_bad_input_and_signs_the_rest(keys: KeyPaths, photo_p
 
 
 def test_missing_keys_folder(photo_paths: list[Path], tmp_path: Path) -> None:
-    result = run("sign", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--keys", str(tmp_path / "nokeys"))
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--keys", str(tmp_path / "nokeys"))
     assert result.exit_code == 1
     assert_one_line(result, "no such keys folder")
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_key_file(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
-    result = run("sign", str(photo_paths[0]), "--out", str(tmp_path), "--cert", str(keys.chain), "--key", str(tmp_path / "x.key"))
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path), "--cert", str(keys.chain), "--key", str(tmp_path / "x.key"))
     assert result.exit_code == 1
     assert_one_line(result, "no such private key file")
 
@@ -74,7 +74,7 @@ def test_missing_key_file(keys: KeyPaths, photo_paths: list[Path], tmp_path: Pat
 def test_mismatched_key_and_certificate(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     other = init_keys(tmp_path / "other")
     out = tmp_path / "out"
-    result = run("sign", str(photo_paths[0]), "--out", str(out), "--cert", str(keys.chain), "--key", str(other.key))
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(out), "--cert", str(keys.chain), "--key", str(other.key))
     assert result.exit_code == 1
     assert_one_line(result, "does not match the certificate")
     assert not out.exists() or not any(out.iterdir())
@@ -88,7 +88,7 @@ def test_wrong_and_missing_password(keys: KeyPaths, photo_paths: list[Path], tmp
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"right")
         )
     )
-    args = ("sign", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted))
+    args = ("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted))
     wrong = run(*args, "--key-password", "wrong")
     assert wrong.exit_code == 1
     assert_one_line(wrong, "wrong password")
@@ -100,7 +100,7 @@ def test_wrong_and_missing_password(keys: KeyPaths, photo_paths: list[Path], tmp
 def test_garbage_certificate(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
-    result = run("sign", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--cert", str(bad), "--key", str(keys.key))
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--cert", str(bad), "--key", str(keys.key))
     assert result.exit_code == 1
     assert_one_line(result, "not a PEM certificate chain")
 
@@ -108,7 +108,7 @@ def test_garbage_certificate(keys: KeyPaths, photo_paths: list[Path], tmp_path: 
 def test_unwritable_output(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the output folder should be")
-    result = run("sign", str(photo_paths[0]), "--out", str(blocker / "out"), "--keys", str(keys.dir))
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(blocker / "out"), "--keys", str(keys.dir))
     assert result.exit_code == 1
     assert_one_line(result, "cannot create output folder")
 
@@ -116,7 +116,7 @@ def test_unwritable_output(keys: KeyPaths, photo_paths: list[Path], tmp_path: Pa
 def test_output_would_overwrite_input(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     src = tmp_path / "a.jpg"
     shutil.copy(photo_paths[0], src)
-    result = run("sign", str(src), "--out", str(tmp_path), "--keys", str(keys.dir))
+    result = run("sign", "--no-watermark", str(src), "--out", str(tmp_path), "--keys", str(keys.dir))
     assert result.exit_code == 1
     assert "overwrite the input" in result.stderr
     assert src.read_bytes() == photo_paths[0].read_bytes()
@@ -125,7 +125,7 @@ def test_output_would_overwrite_input(keys: KeyPaths, photo_paths: list[Path], t
 def test_unreachable_tsa_is_one_line_and_writes_nothing(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     # Port 9 (discard) on localhost: nothing listens, no network leaves the machine.
-    result = run("sign", str(photo_paths[0]), "--out", str(out), "--keys", str(keys.dir), "--tsa", "http://127.0.0.1:9/tsa")
+    result = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(out), "--keys", str(keys.dir), "--tsa", "http://127.0.0.1:9/tsa")
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("provmark: error:")]
     assert len(errors) == 1 and "time-stamp authority http://127.0.0.1:9/tsa" in errors[0]
@@ -133,10 +133,10 @@ def test_unreachable_tsa_is_one_line_and_writes_nothing(keys: KeyPaths, photo_pa
 
 
 def test_usage_errors(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
-    no_keys = run("sign", str(photo_paths[0]), "--out", str(tmp_path))
+    no_keys = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path))
     assert no_keys.exit_code == 2 and "--keys" in no_keys.stderr
-    label_and_sidecar = run("sign", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--keys", str(keys.dir), "--sidecar", "--label", "x")
+    label_and_sidecar = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--keys", str(keys.dir), "--sidecar", "--label", "x")
     assert label_and_sidecar.exit_code == 1
     assert_one_line(label_and_sidecar, "pick one")
-    bad_tsa = run("sign", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--keys", str(keys.dir), "--tsa", "ftp://x")
+    bad_tsa = run("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "o"), "--keys", str(keys.dir), "--tsa", "ftp://x")
     assert_one_line(bad_tsa, "http:// or https://")

@@ -96,7 +96,7 @@ def test_unsigned_photo_and_camera_manifest(keys: KeyPaths, photo_paths: list[Pa
 
 def test_sidecar_is_found_next_to_the_image(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    CliRunner().invoke(main, ["sign", str(photo_paths[3]), "--out", str(out), "--keys", str(keys.dir), "--sidecar"])
+    CliRunner().invoke(main, ["sign", "--no-watermark", str(photo_paths[3]), "--out", str(out), "--keys", str(keys.dir), "--sidecar"])
     report = verify_file(out / photo_paths[3].name, VerifyOptions(trust_pems=[keys.ca.read_text()]))
     assert report.c2pa is not None and report.c2pa.source == "sidecar" and report.verified
 

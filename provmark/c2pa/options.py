@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from provmark import __version__
+from provmark.c2pa.store import ManifestStore
 from provmark.c2pa.vocab import SOURCE_TYPES, TRAINING_MINING
 from provmark.errors import SigningError
 
@@ -59,14 +60,22 @@ class SignOptions:
     sidecar: bool = False
     label: str | None = None
     tsa_url: str | None = None
-    watermark: bool = True
-    watermark_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.sidecar and self.label:
             raise SigningError("--label changes the pixels, --sidecar keeps the image untouched: pick one")
         if self.tsa_url and not self.tsa_url.startswith(("http://", "https://")):
             raise SigningError(f"time-stamp authority URL must start with http:// or https://, got {self.tsa_url!r}")
+
+
+@dataclass(frozen=True)
+class Watermarking:
+    """Embed an invisible watermark before signing: key, strength, and the store that keeps
+    each signed manifest under its watermark payload (so stripped copies can find it)."""
+
+    key: bytes = field(repr=False)
+    store: ManifestStore | None = None
+    strength: float = 1.0
 
 
 def split_generator(text: str) -> tuple[str, str | None]:

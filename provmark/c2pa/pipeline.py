@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,15 +20,20 @@ from PIL import Image
 
 from provmark.c2pa.caption import draw_caption
 from provmark.c2pa.identity import SigningIdentity
-from provmark.c2pa.manifest import build_manifest
+from provmark.c2pa.manifest import SoftBinding, build_manifest
 from provmark.c2pa.metadata_exif import build_exif
 from provmark.c2pa.metadata_xmp import build_xmp, png_with_xmp
-from provmark.c2pa.options import SignOptions
+from provmark.c2pa.options import SignOptions, Watermarking
+from provmark.c2pa.pki import KeyPaths
 from provmark.c2pa.reader import has_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
-from provmark.errors import InputImageError, OutputError
+from provmark.c2pa.store import ManifestStore
+from provmark.errors import InputImageError, KeyMaterialError, OutputError
 from provmark.io.atomic import write_bytes_atomic
 from provmark.io.images import LoadedImage, encode_like, load_image
+
+#: Watermark payload size in bytes (the watermark carries 64 bits).
+PAYLOAD_BYTES = 8
 
 #: Formats whose files carry EXIF and XMP through provmark's encoder.
 METADATA_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
@@ -43,6 +49,7 @@ class SignedImage:
     manifest_store: bytes
     sidecar: bool = False
     had_parent: bool = False
+    watermark_payload: bytes | None = None
 
 
 def sign_image(
@@ -52,32 +59,53 @@ def sign_image(
     *,
     title: str = "image",
     format: str | None = None,
+    watermark: Watermarking | None = None,
 ) -> SignedImage:
     """Sign a PIL image or encoded image bytes and return the signed file's bytes.
 
     A PIL image is written in ``format`` (default: its own format, else PNG). Encoded bytes
     keep their format; if they already carry a C2PA manifest it becomes the parent ingredient.
+    With ``watermark`` the pixels get an invisible watermark first (the hard binding covers
+    it), recorded as a ``c2pa.soft-binding``; the manifest is kept in ``watermark.store``.
     """
     options = options or SignOptions()
     raw = source if isinstance(source, bytes) else None
     loaded = load_image(source)
     if format:
         loaded.format = format.upper().replace("JPG", "JPEG")
-    return sign_loaded(loaded, raw, identity, options, title=title)
+    signed = sign_loaded(loaded, raw, identity, options, title=title, watermark=watermark)
+    if watermark is not None and watermark.store is not None and signed.watermark_payload:
+        watermark.store.put(signed.watermark_payload, signed.manifest_store)
+    return signed
 
 
 def sign_loaded(
-    loaded: LoadedImage, raw: bytes | None, identity: SigningIdentity, options: SignOptions, *, title: str
+    loaded: LoadedImage,
+    raw: bytes | None,
+    identity: SigningIdentity,
+    options: SignOptions,
+    *,
+    title: str,
+    watermark: Watermarking | None = None,
 ) -> SignedImage:
-    """Sign an already decoded image; ``raw`` is its original file content when there is one."""
+    """Sign an already decoded image; ``raw`` is its original file content when there is one.
+
+    The manifest is not put into the watermark store here: callers do that once the signed
+    image has been delivered (see :func:`sign_image`, :func:`sign_file`). A sidecar leaves
+    the image untouched, so it is never watermarked.
+    """
     mime = mime_for(loaded.format, loaded.name)
     parent = raw if raw is not None and has_manifest(raw, mime) else None
-    manifest = build_manifest(options.disclosure, title, has_parent=parent is not None)
+    binding = None
     if options.sidecar:
         data = raw if raw is not None else encode_like(loaded.image, loaded)
     else:
         image = draw_caption(loaded.image, options.label) if options.label else loaded.image
+        if watermark is not None:
+            binding = SoftBinding(payload=new_payload(watermark))
+            image = embed(image, binding.payload, watermark)
         data = encode_with_disclosure(image, loaded, options, title)
+    manifest = build_manifest(options.disclosure, title, has_parent=parent is not None, soft_binding=binding)
     signed = sign_bytes(
         data,
         mime,
@@ -96,7 +124,20 @@ def sign_loaded(
         manifest_store=signed.manifest_store,
         sidecar=options.sidecar,
         had_parent=parent is not None,
+        watermark_payload=binding.payload if binding else None,
     )
+
+
+def new_payload(watermark: Watermarking) -> bytes:
+    """A fresh random 8-byte watermark payload (unused in the store, if there is one)."""
+    return watermark.store.new_payload(PAYLOAD_BYTES) if watermark.store else secrets.token_bytes(PAYLOAD_BYTES)
+
+
+def embed(image: Image.Image, payload: bytes, watermark: Watermarking) -> Image.Image:
+    """Embed ``payload`` with the watermark model (imports torch on first use)."""
+    from provmark.watermark import embed_watermark
+
+    return embed_watermark(image, payload, watermark.key, strength=watermark.strength)
 
 
 def encode_with_disclosure(image: Image.Image, loaded: LoadedImage, options: SignOptions, title: str) -> bytes:
@@ -109,6 +150,24 @@ def encode_with_disclosure(image: Image.Image, loaded: LoadedImage, options: Sig
     data = encode_like(image, target, extra_exif=exif)
     return png_with_xmp(data, xmp) if loaded.format == "PNG" else data
 
+
+
+def watermarking_from_files(
+    keys_dir: str | os.PathLike[str] | None,
+    key_file: str | os.PathLike[str] | None = None,
+    store_dir: str | os.PathLike[str] | None = None,
+    strength: float = 1.0,
+) -> Watermarking:
+    """Watermarking with the key from ``key_file`` (default ``KEYS/watermark.key``) and the
+    store in ``store_dir`` (default ``KEYS/manifests``; none without a keys folder)."""
+    from provmark.watermark.keys import read_watermark_key
+
+    keys = KeyPaths(Path(keys_dir)) if keys_dir is not None else None
+    key_path = Path(key_file) if key_file else keys.watermark_key if keys else None
+    if key_path is None:
+        raise KeyMaterialError("watermarking needs a watermark key file")
+    store = ManifestStore(store_dir) if store_dir else ManifestStore.beside_keys(keys.dir) if keys else None
+    return Watermarking(key=read_watermark_key(key_path), store=store, strength=strength)
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
@@ -124,12 +183,16 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def sign_file(
-    path: str | os.PathLike[str], out_dir: str | os.PathLike[str], identity: SigningIdentity, options: SignOptions
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    identity: SigningIdentity,
+    options: SignOptions,
+    watermark: Watermarking | None = None,
 ) -> list[Path]:
     """Sign one file into ``out_dir`` under the same name; returns the files written.
 
-    With a sidecar, ``NAME.c2pa`` is written beside the untouched copy. Nothing is left
-    behind on failure.
+    With a sidecar, ``NAME.c2pa`` is written beside the untouched copy; with a watermark
+    store, the manifest goes into the store. Nothing is left behind on failure.
     """
     source = Path(path)
     loaded = load_image(source)
@@ -140,14 +203,17 @@ def sign_file(
         raw = source.read_bytes()
     except OSError as exc:
         raise InputImageError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    signed = sign_loaded(loaded, raw, identity, options, title=source.name)
+    signed = sign_loaded(loaded, raw, identity, options, title=source.name, watermark=watermark)
     write_bytes_atomic(target, signed.data)
-    if not signed.sidecar:
-        return [target]
-    sidecar = target.with_suffix(".c2pa")
+    written = [target]
     try:
-        write_bytes_atomic(sidecar, signed.manifest_store)
+        if signed.sidecar:
+            written.append(target.with_suffix(".c2pa"))
+            write_bytes_atomic(written[-1], signed.manifest_store)
+        if watermark is not None and watermark.store is not None and signed.watermark_payload:
+            watermark.store.put(signed.watermark_payload, signed.manifest_store)
     except OutputError:
-        target.unlink(missing_ok=True)
+        for path_written in written:
+            path_written.unlink(missing_ok=True)
         raise
-    return [target, sidecar]
+    return written

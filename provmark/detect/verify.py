@@ -174,7 +174,11 @@ def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
     manifest = report.c2pa
     if manifest is not None and manifest.source_type_term:
         term = manifest.source_type_term
-        where = f"C2PA manifest ({manifest.source}, {manifest.state.lower()}, {report.integrity})"
+        where = (
+            f"C2PA manifest recovered from the store through the watermark ({manifest.state.lower()} signer, not embedded)"
+            if manifest.source == "soft-binding"
+            else f"C2PA manifest ({manifest.source}, {manifest.state.lower()}, {report.integrity})"
+        )
         evidence.append(f"{where}: digitalSourceType {term}")
         generated |= term in GENERATED_TYPES
         not_generated |= term in NOT_GENERATED_TYPES and report.integrity == INTACT

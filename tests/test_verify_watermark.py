@@ -1,0 +1,84 @@
+"""Durable content credentials: sign embeds a watermark, stores the manifest; verify of a
+stripped copy decodes the watermark and recovers the manifest from the store.
+
+The recovery test needs a trained ``default`` watermark model (as tests/test_watermark_roundtrip.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import c2pa
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from provmark.c2pa import init_keys
+from provmark.c2pa.manifest import SOFT_BINDING_ALG
+from provmark.c2pa.pki import KeyPaths
+from provmark.c2pa.store import ManifestStore
+from provmark.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
+    return init_keys(tmp_path_factory.mktemp("keys"), org="Durable Org")
+
+
+@pytest.fixture(scope="module")
+def signed(keys: KeyPaths, photo_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    result = CliRunner().invoke(main, ["sign", str(photo_paths[0]), "--out", str(out), "--keys", str(keys.dir), "--generator", "Gen 4"])
+    assert result.exit_code == 0, result.output
+    return out / photo_paths[0].name
+
+
+def test_sign_records_soft_binding_and_stores_manifest(keys: KeyPaths, signed: Path) -> None:
+    context = c2pa.Context.from_dict({"trust": {"user_anchors": keys.ca.read_text()}})
+    reader = c2pa.Reader("image/jpeg", io.BytesIO(signed.read_bytes()), context=context)
+    assert reader.get_validation_state() == "Trusted"  # the hard binding covers the marked pixels
+    manifest = reader.get_active_manifest()
+    assertions = {a["label"]: a["data"] for a in manifest["assertions"]}
+    actions = [a["action"] for a in assertions["c2pa.actions.v2"]["actions"]]
+    assert actions == ["c2pa.created", "c2pa.watermarked"]
+    binding = assertions["c2pa.soft-binding"]
+    assert binding["alg"] == SOFT_BINDING_ALG
+    payload = base64.b64decode(binding["blocks"][0]["value"])
+    assert len(payload) == 8
+    stored = ManifestStore.beside_keys(keys.dir).get(payload)
+    assert stored is not None and manifest["label"].encode() in stored
+
+
+def test_stripped_copy_recovers_manifest_from_store(keys: KeyPaths, signed: Path, tmp_path: Path) -> None:
+    stripped = tmp_path / "stripped.png"
+    Image.open(signed).convert("RGB").save(stripped)  # pixels only: no EXIF, XMP or C2PA
+    result = CliRunner().invoke(main, ["verify", str(stripped), "--keys", str(keys.dir), "--json"])
+    assert result.exit_code == 3, result.output  # not verified: these bytes are not signed
+    report = json.loads(result.stdout.splitlines()[0])
+    assert report["metadata"] == {"xmp": None, "exif": None}
+    assert report["watermark"]["detected"] is True and report["watermark"]["p_value"] <= 1e-6
+    assert report["watermark"]["manifest_recovered"] is True
+    assert report["c2pa"]["source"] == "soft-binding" and report["c2pa"]["state"] == "Trusted"
+    assert report["c2pa"]["soft_bindings"][0]["value"] == report["watermark"]["payload"]
+    assert report["integrity"] == "unsigned" and report["ai_generated"] is True
+
+
+def test_no_watermark_flag_and_unmarked_image(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["sign", "--no-watermark", str(photo_paths[1]), "--out", str(out), "--keys", str(keys.dir)])
+    assert result.exit_code == 0
+    report = json.loads(
+        CliRunner().invoke(main, ["verify", str(out / photo_paths[1].name), "--keys", str(keys.dir), "--json"]).stdout
+    )
+    assert report["verified"] is True
+    assert report["watermark"]["detected"] is False and report["c2pa"]["soft_bindings"] == []
+    assert report["c2pa"]["actions"] == ["c2pa.created"]
+
+
+def test_watermark_without_key_source_is_a_usage_error(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
+    args = ["sign", str(photo_paths[0]), "--out", str(tmp_path), "--cert", str(keys.chain), "--key", str(keys.key)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--no-watermark" in result.stderr
