@@ -163,3 +163,20 @@ def test_cli_lookup_by_hash(tmp_path: Path, photo_paths: list[Path]) -> None:
     assert found.exit_code == 0 and "alice" in found.stdout and "/src/a.jpg" in found.stdout
     both = runner.invoke(main, ["concepts", "lookup", "--registry", str(reg_path), *map(str, photo_paths[:2])])
     assert both.exit_code == 3 and "not in the registry" in both.stdout
+
+
+def test_concept_codes_differ_in_at_least_21_raw_bits() -> None:
+    import numpy as np
+
+    from provmark.watermark.detection import raw_bits
+
+    secret = os.urandom(32)
+    key = watermark_key(secret)
+    rng = np.random.default_rng(0)
+    indexes = [*range(600), *rng.choice(np.arange(600, 65_536), 900, replace=False).tolist()]
+    codes = np.packbits(np.stack([raw_bits(concept_payload(secret, i), key) for i in indexes]), axis=1)
+    popcount = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1)
+    nearest = min(
+        int(popcount[codes[i + 1 :] ^ codes[i]].sum(1).min()) for i in range(len(indexes) - 1)
+    )
+    assert nearest >= 21
