@@ -1,6 +1,7 @@
 """Marking one image file with concept codes: the unit of work of a catalog run.
 
-``embed_regions`` and ``read_region`` are the only places concepts touch the watermark.
+``embed_regions`` and ``read_region`` are the only places concepts touch the watermark (imported
+when first used, so registry commands do not load torch).
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key
 
     if len(marks) == 1 and marks[0][0].box == (0, 0, *image.size):
         return embed_watermark(image, marks[0][1], key, strength=strength)
-    out = image.copy()
+    out: Image.Image | None = None
     for region, payload in marks:
-        out.paste(embed_watermark(image.crop(region.box), payload, key, strength=strength), region.box[:2])
+        piece = embed_watermark(image.crop(region.box), payload, key, strength=strength)
+        if out is None:  # palette images come back as RGB(A): paste into that mode, not the palette
+            out = image.copy() if piece.mode == image.mode else image.convert(piece.mode)
+        out.paste(piece, region.box[:2])
+    assert out is not None, "no region to mark"
     return out
 
 
