@@ -118,7 +118,7 @@ def main() -> None:
         "benchmark": "signing",
         "images": len(files),
         "long_side_px": SIZE,
-        "source_photos": str(args.photos),
+        "source_photos": os.path.relpath(args.photos, ROOT),
         "repeats": args.repeats,
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),

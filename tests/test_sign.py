@@ -183,3 +183,22 @@ def test_own_encrypted_key_and_chain(keys: KeyPaths, photo_paths: list[Path], tm
     assert ok.exit_code == 0, ok.output
     data = (tmp_path / "out" / photo_paths[0].name).read_bytes()
     assert read_c2pa(data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"
+
+
+@pytest.mark.parametrize("fmt,mode,mime", [("TIFF", "RGB", "image/tiff"), ("GIF", "P", "image/gif"), ("PNG", "RGBA", "image/png"), ("JPEG", "L", "image/jpeg")])
+def test_other_formats_and_modes(keys: KeyPaths, photo_paths: list[Path], fmt: str, mode: str, mime: str) -> None:
+    image = Image.open(photo_paths[3]).convert("RGB")
+    image = image.convert("P", palette=Image.Palette.ADAPTIVE) if mode == "P" else image.convert(mode)
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    signed = sign_image(buf.getvalue(), identity_from_keys_dir(keys.dir), SignOptions(label="AI-generated"))
+    assert signed.format == fmt
+    assert read_c2pa(signed.data, mime, keys.ca).get_validation_state() == "Trusted"
+    out = Image.open(io.BytesIO(signed.data))
+    assert out.size == image.size and out.mode == mode
+    if mode == "RGBA":
+        assert out.getchannel("A").getextrema() == image.getchannel("A").getextrema()
+    if fmt == "TIFF":
+        assert b"trainedAlgorithmicMedia" in out.info["xmp"]

@@ -14,6 +14,7 @@ from provmark.c2pa.vocab import source_type_uri
 IMAGE_DESCRIPTION = 0x010E
 SOFTWARE = 0x0131
 ARTIST = 0x013B
+XMP_TAG = 0x02BC
 EXIF_IFD = 0x8769
 USER_COMMENT = 0x9286
 
@@ -46,8 +47,11 @@ def _ascii(text: str) -> str:
     return plain.encode("ascii", "replace").decode("ascii")
 
 
-def build_exif(original: bytes | None, disclosure: Disclosure) -> bytes:
-    """Return EXIF bytes: ``original`` (if any) with the disclosure tags set."""
+def build_exif(original: bytes | None, disclosure: Disclosure, xmp: bytes | None = None) -> bytes:
+    """Return EXIF bytes: ``original`` (if any) with the disclosure tags set.
+
+    ``xmp`` goes into IFD0 tag 700, which is where TIFF files keep their XMP packet.
+    """
     exif = Image.Exif()
     if original:
         exif.load(original)
@@ -55,6 +59,8 @@ def build_exif(original: bytes | None, disclosure: Disclosure) -> bytes:
     exif[SOFTWARE] = _ascii(disclosure.generator)
     if disclosure.creator:
         exif[ARTIST] = _ascii(disclosure.creator)
+    if xmp is not None:
+        exif[XMP_TAG] = xmp
     exif.get_ifd(EXIF_IFD)[USER_COMMENT] = _UNICODE_PREFIX + user_comment_text(disclosure).encode(_utf16(exif))
     return exif.tobytes()
 

@@ -145,7 +145,7 @@ def encode_with_disclosure(image: Image.Image, loaded: LoadedImage, options: Sig
     if loaded.format not in METADATA_FORMATS:
         return encode_like(image, loaded)
     xmp = build_xmp(options.disclosure, title=options.disclosure.title or title)
-    exif = build_exif(loaded.exif, options.disclosure)
+    exif = build_exif(loaded.exif, options.disclosure, xmp=xmp if loaded.format == "TIFF" else None)
     target = dataclasses.replace(loaded, xmp=None if loaded.format == "PNG" else xmp)
     data = encode_like(image, target, extra_exif=exif)
     return png_with_xmp(data, xmp) if loaded.format == "PNG" else data

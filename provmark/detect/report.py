@@ -21,6 +21,8 @@ class WatermarkReport:
     payload: str | None = None
     p_value: float | None = None
     manifest_recovered: bool = False
+    #: Whether the payload equals the manifest's c2pa.soft-binding value (None: nothing to compare).
+    matches_manifest: bool | None = None
 
 
 @dataclass

@@ -98,6 +98,8 @@ def verify_loaded(
         watermark, recovered = _watermark(loaded, options.watermark_key, options.store, options.trust_pems)
         if manifest is None and recovered is not None:
             manifest = recovered
+        if manifest is not None and manifest.soft_bindings and watermark.detected:
+            watermark.matches_manifest = any(b["value"] == watermark.payload for b in manifest.soft_bindings)
     report = VerificationReport(
         path=loaded.name,
         format=loaded.format,
@@ -191,8 +193,12 @@ def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
         term = short_source_type(comment.split("DigitalSourceType=", 1)[1].split(";", 1)[0].strip())
         evidence.append(f"EXIF UserComment DigitalSourceType {term}")
         generated |= term in GENERATED_TYPES
-    if report.watermark is not None and report.watermark.detected:
-        evidence.append(f"provmark watermark detected, payload {report.watermark.payload} (p={report.watermark.p_value:.1e})")
+    mark = report.watermark
+    if mark is not None and mark.detected:
+        evidence.append(f"provmark watermark detected, payload {mark.payload} (p={mark.p_value:.1e})")
+        if mark.matches_manifest is not None:
+            verb = "matches" if mark.matches_manifest else "does not match"
+            evidence.append(f"watermark payload {verb} the manifest's c2pa.soft-binding")
     if generated:
         return True, evidence
     if not_generated:
