@@ -61,3 +61,11 @@ def test_keys_show_on_missing_folder_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["keys", "show", "--dir", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "no such keys folder" in result.stderr
+
+
+def test_keys_init_into_unwritable_place_leaves_nothing(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["keys", "init", "--dir", str(blocker / "keys")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.count("provmark: error:") == 1 and "cannot write" in result.stderr

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -93,8 +94,8 @@ def load_identity(
         if secret:
             raise KeyMaterialError(f"{key_path}: wrong password, or not a PEM private key") from None
         raise KeyMaterialError(f"{key_path}: not a PEM private key") from None
-    except Exception as exc:  # cryptography raises UnsupportedAlgorithm and others for odd files
-        raise KeyMaterialError(f"{key_path}: cannot load private key: {exc}") from None
+    except UnsupportedAlgorithm as exc:
+        raise KeyMaterialError(f"{key_path}: unsupported private key: {exc}") from None
     if private.public_key() != certs[0].public_key():
         raise KeyMaterialError(f"{key_path} does not match the certificate in {cert_path}")
     plain = private.private_bytes(

@@ -156,8 +156,18 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
     key_pem = ee_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_bytes_atomic(paths.ca, _pem(ca_cert))
-    write_bytes_atomic(paths.chain, _pem(ee_cert) + _pem(ca_cert))
-    write_bytes_atomic(paths.key, key_pem, mode=0o600)
-    write_watermark_key(paths.watermark_key, new_watermark_key())
+    written: list[Path] = []
+    try:
+        for path, data, mode in (
+            (paths.ca, _pem(ca_cert), None),
+            (paths.chain, _pem(ee_cert) + _pem(ca_cert), None),
+            (paths.key, key_pem, 0o600),
+        ):
+            write_bytes_atomic(path, data, mode=mode)
+            written.append(path)
+        write_watermark_key(paths.watermark_key, new_watermark_key())
+    except OutputError:
+        for path in written:  # no half-made keys folder
+            path.unlink(missing_ok=True)
+        raise
     return paths

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from provmark.detect.report import VerificationReport
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
+from provmark.detect.report import VerificationReport
 from provmark.errors import ProvmarkError
 
 
