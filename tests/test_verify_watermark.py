@@ -65,6 +65,11 @@ def test_stripped_copy_recovers_manifest_from_store(keys: KeyPaths, signed: Path
     assert report["c2pa"]["soft_bindings"][0]["value"] == report["watermark"]["payload"]
     assert report["integrity"] == "unsigned" and report["ai_generated"] is True
 
+    original = CliRunner().invoke(main, ["verify", str(signed), "--keys", str(keys.dir), "--json"])
+    assert original.exit_code == 0, original.output
+    embedded = json.loads(original.stdout.splitlines()[0])
+    assert embedded["c2pa"]["source"] == "embedded" and embedded["watermark"]["matches_manifest"] is True
+
 
 def test_no_watermark_flag_and_unmarked_image(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "out"

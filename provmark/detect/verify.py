@@ -54,7 +54,8 @@ def build_options(
         if not paths.dir.is_dir():
             raise KeyMaterialError(f"{paths.dir}: no such keys folder")
         trust.append(paths.ca)
-        key_file = key_file or paths.watermark_key
+        if key_file is None and paths.watermark_key.exists():
+            key_file = paths.watermark_key
         store = store or ManifestStore.beside_keys(paths.dir)
     options = VerifyOptions(trust_pems=[_read_pem(Path(p)) for p in trust], store=store)
     if key_file is not None:
