@@ -74,11 +74,16 @@ def split_image(image: Image.Image) -> Planes:
     raise WatermarkError(f"image mode {mode} is not supported for watermarking (use RGB, RGBA, L, LA, 16-bit gray, P or CMYK)")
 
 
+def _as_tensor(array: np.ndarray) -> torch.Tensor:
+    """Share a (possibly read-only, as PIL gives) array with torch; callers never write to it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
 def internal_tensor(planes: Planes) -> torch.Tensor:
     """The colour planes as a ``[1,3,H,W]`` float tensor in [0,1] (gray repeated to RGB)."""
-    with warnings.catch_warnings():  # PIL arrays are read-only; the tensor is only read
-        warnings.simplefilter("ignore", UserWarning)
-        data = torch.from_numpy(np.ascontiguousarray(planes.color))
+    data = _as_tensor(planes.color)
     if planes.gray:
         data = data.unsqueeze(-1).expand(-1, -1, 3)
     return data.permute(2, 0, 1).unsqueeze(0).float().div_(planes.max_value)
@@ -93,16 +98,16 @@ def add_to_planes(planes: Planes, residual: torch.Tensor) -> np.ndarray:
     res = residual[0]
     if planes.gray and res.shape[0] == 3:
         res = (res * res.new_tensor(LUMA_WEIGHTS).view(3, 1, 1)).sum(0, keepdim=True)
-    step = torch.round(res * planes.max_value).to(torch.int32).numpy()
-    out = planes.color.astype(np.int32)
+    work = torch.int16 if planes.max_value == 255 else torch.int32
+    step = torch.round(res * planes.max_value).to(work)
+    out = _as_tensor(planes.color).to(work)
     if planes.gray:
         out += step[0]
     elif step.shape[0] == 1:
-        out += step[0][..., None]
+        out += step[0].unsqueeze(-1)
     else:
-        out += step.transpose(1, 2, 0)
-    np.clip(out, 0, planes.max_value, out=out)
-    return out.astype(planes.color.dtype)
+        out += step.permute(1, 2, 0)
+    return out.clamp_(0, planes.max_value).numpy().astype(planes.color.dtype)
 
 
 def merge_image(planes: Planes, color: np.ndarray) -> Image.Image:
