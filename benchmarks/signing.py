@@ -4,9 +4,11 @@ Every mode starts from the same JPEG file bytes and ends with the bytes of a JPE
 one process, in the same run:
 
 - ``reencode``: decode and re-encode (what any pipeline that touches pixels pays anyway);
-- ``sign``: decode, disclosure XMP/EXIF, re-encode, C2PA manifest signed with ES256;
+- ``sign``: decode (to check the file), disclosure XMP/EXIF swapped into the JPEG's metadata
+  segments (pixels unchanged, so no re-encode), C2PA manifest signed with ES256;
 - ``sign+thumbnail``: the same with the manifest thumbnail on;
-- ``sign+watermark`` (with ``--watermark``): the same plus the invisible watermark.
+- ``sign+watermark`` (with ``--watermark``): the same plus the invisible watermark, which
+  changes the pixels and so re-encodes.
 
 Writes benchmarks/results/signing.json and prints a table.
 

@@ -202,3 +202,18 @@ def test_other_formats_and_modes(keys: KeyPaths, photo_paths: list[Path], fmt: s
         assert out.getchannel("A").getextrema() == image.getchannel("A").getextrema()
     if fmt == "TIFF":
         assert b"trainedAlgorithmicMedia" in out.info["xmp"]
+
+
+def test_jpeg_without_pixel_changes_keeps_its_compressed_data(keys: KeyPaths, photo_paths: list[Path]) -> None:
+    src = photo_paths[1].read_bytes()
+    signed = sign_image(src, identity_from_keys_dir(keys.dir), SignOptions(Disclosure(generator="Gen 5")))
+    sos = src.rfind(b"\xff\xda")
+    assert src[sos:] in signed.data  # same scan data, byte for byte: no re-encoding loss
+    assert read_c2pa(signed.data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"
+    tags = Image.open(io.BytesIO(signed.data))
+    assert b"trainedAlgorithmicMedia" in tags.info["xmp"] and tags.getexif()[0x0131] == "Gen 5"
+    # signing it again replaces, not stacks, the metadata and the old manifest
+    again = sign_image(signed.data, identity_from_keys_dir(keys.dir), SignOptions(Disclosure(generator="Gen 6")))
+    assert again.had_parent
+    assert again.data.count(b"http://ns.adobe.com/xap/1.0/\x00") == 1 and again.data.count(b"Exif\x00\x00") == 1
+    assert read_c2pa(again.data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from provmark.c2pa.caption import draw_caption
 from provmark.c2pa.identity import SigningIdentity
+from provmark.c2pa.jpeg_meta import replace_jpeg_metadata
 from provmark.c2pa.manifest import SoftBinding, build_manifest
 from provmark.c2pa.metadata_exif import build_exif
 from provmark.c2pa.metadata_xmp import build_xmp, png_with_xmp
@@ -98,7 +99,7 @@ def sign_loaded(
         if watermark is not None:
             binding = SoftBinding(payload=new_payload(watermark))
             image = embed(image, binding.payload, watermark)
-        data = encode_with_disclosure(image, loaded, options, title)
+        data = encode_with_disclosure(image, loaded, options, title, raw=raw)
     manifest = build_manifest(options.disclosure, title, has_parent=parent is not None, soft_binding=binding)
     signed = sign_bytes(
         data,
@@ -134,12 +135,23 @@ def embed(image: Image.Image, payload: bytes, watermark: Watermarking) -> Image.
     return embed_watermark(image, payload, watermark.key, strength=watermark.strength)
 
 
-def encode_with_disclosure(image: Image.Image, loaded: LoadedImage, options: SignOptions, title: str) -> bytes:
-    """Encode ``image`` like ``loaded`` with the disclosure XMP and EXIF in place of the old ones."""
+def encode_with_disclosure(
+    image: Image.Image, loaded: LoadedImage, options: SignOptions, title: str, raw: bytes | None = None
+) -> bytes:
+    """Encode ``image`` like ``loaded`` with the disclosure XMP and EXIF in place of the old ones.
+
+    A JPEG whose pixels did not change (``image`` is ``loaded.image`` and its file content
+    ``raw`` is known) keeps its compressed data: only the metadata segments are replaced.
+    """
     if loaded.format not in METADATA_FORMATS:
         return encode_like(image, loaded)
     xmp = build_xmp(options.disclosure, title=options.disclosure.title or title)
     exif = build_exif(loaded.exif, options.disclosure, xmp=xmp if loaded.format == "TIFF" else None)
+    if loaded.format == "JPEG" and raw is not None and image is loaded.image:
+        try:
+            return replace_jpeg_metadata(raw, exif, xmp)
+        except ValueError:
+            pass  # unusual stream structure: fall back to re-encoding
     target = dataclasses.replace(loaded, xmp=None if loaded.format == "PNG" else xmp)
     data = encode_like(image, target, extra_exif=exif)
     return png_with_xmp(data, xmp) if loaded.format == "PNG" else data
