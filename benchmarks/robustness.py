@@ -39,11 +39,12 @@ TIMING_SIZES = (512, 1024, 2048)
 
 @dataclass
 class Reading:
-    """What a method read back: exact recovery, fraction of raw bits right, detection flag."""
+    """What a method read back: exact recovery, fraction of raw bits right, detection flags."""
 
     exact: bool
     bit_accuracy: float
     detected: bool
+    detected_with_wrong_key: bool = False
 
 
 class Provmark:
@@ -53,7 +54,8 @@ class Provmark:
     payload_bits = 64
 
     def __init__(self, strength: float, seed: int) -> None:
-        self.key = np.random.default_rng(seed).bytes(32)
+        rng = np.random.default_rng(seed)
+        self.key, self.wrong_key = rng.bytes(32), rng.bytes(32)
         self.strength = strength
 
     def embed(self, image: Image.Image, payload: np.ndarray) -> Image.Image:
@@ -64,7 +66,8 @@ class Provmark:
         result = detect(logits, self.key)
         truth = raw_bits(np.packbits(payload).tobytes(), self.key)
         accuracy = float(np.mean((logits > 0).astype(np.uint8) == truth))
-        return Reading(result.detected and result.payload == np.packbits(payload).tobytes(), accuracy, result.detected)
+        exact = result.detected and result.payload == np.packbits(payload).tobytes()
+        return Reading(exact, accuracy, result.detected, detect(logits, self.wrong_key).detected)
 
 
 class Baseline:
@@ -150,7 +153,7 @@ def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
     rng = np.random.default_rng(seed)
     psnrs, ssims = [], []
     stats = {a.name: {"exact": 0, "bits": 0.0} for a in ATTACKS}
-    false = 0
+    false = wrong_key = 0
     for index, photo in enumerate(photos):
         payload = rng.integers(0, 2, method.payload_bits).astype(np.uint8)
         marked = method.embed(photo, payload)
@@ -161,6 +164,7 @@ def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
             reading = method.read(attack.apply(marked, arng), payload)
             stats[attack.name]["exact"] += reading.exact
             stats[attack.name]["bits"] += reading.bit_accuracy
+            wrong_key += reading.detected_with_wrong_key
             if isinstance(method, Provmark):
                 false += method.read(attack.apply(photo, arng), payload).detected
         print(f"  {method.name}: {index + 1}/{len(photos)}", file=sys.stderr, flush=True)
@@ -174,6 +178,7 @@ def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
     }
     if isinstance(method, Provmark):
         result["false_detections"] = {"count": false, "trials": n * len(ATTACKS)}
+        result["wrong_key_detections"] = {"count": wrong_key, "trials": n * len(ATTACKS)}
     return result
 
 
@@ -204,9 +209,10 @@ def print_table(report: dict) -> None:
     for attack in ATTACKS:
         cells = [f"{methods[n]['attacks'][attack.name]['exact']:.3f} / {methods[n]['attacks'][attack.name]['bit_accuracy']:.3f}" for n in names]
         print(f"{attack.name:18}" + "".join(f"{c:>22}" for c in cells))
-    fd = methods["provmark"].get("false_detections")
-    if fd:
-        print(f"false detections (provmark, unmarked photos under every attack): {fd['count']}/{fd['trials']}")
+    if "provmark" in methods:
+        fd, wk = methods["provmark"]["false_detections"], methods["provmark"]["wrong_key_detections"]
+        print(f"provmark false detections: unmarked photos under every attack {fd['count']}/{fd['trials']}, "
+              f"marked photos read with a wrong key {wk['count']}/{wk['trials']}")
     for n in names:
         t = methods[n].get("timing_ms", {})
         print(f"{n} ms (median, loaded machine): " + ", ".join(f"{s}px embed {v['embed_ms']} decode {v['decode_ms']}" for s, v in t.items()))
