@@ -18,6 +18,7 @@ from PIL import Image, ImageChops
 from provmark.c2pa import Disclosure, SignOptions, callback_identity, identity_from_keys_dir, init_keys, sign_image
 from provmark.c2pa.pki import KeyPaths
 from provmark.cli.main import main
+from provmark.errors import SigningError
 
 EXIFTOOL = shutil.which("exiftool")
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -115,6 +116,16 @@ def test_callback_signer_keeps_key_outside(keys: KeyPaths, photo_paths: list[Pat
     signed = sign_image(photo_paths[0].read_bytes(), identity)
     assert calls, "the callback was never asked to sign"
     assert read_c2pa(signed.data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"
+
+
+def test_failing_callback_signer_is_a_signing_error(keys: KeyPaths, photo_paths: list[Path]) -> None:
+    def unavailable(data: bytes) -> bytes:
+        raise ConnectionError("HSM offline")
+
+    identity = callback_identity(keys.chain.read_bytes(), unavailable)
+    with pytest.raises(SigningError) as err:
+        sign_image(photo_paths[0].read_bytes(), identity)
+    assert "\n" not in str(err.value) and "signing failed" in str(err.value)
 
 
 def test_label_draws_visible_caption(keys: KeyPaths, photo_paths: list[Path]) -> None:
