@@ -87,3 +87,15 @@ def test_watermark_without_key_source_is_a_usage_error(keys: KeyPaths, photo_pat
     args = ["sign", str(photo_paths[0]), "--out", str(tmp_path), "--cert", str(keys.chain), "--key", str(keys.key)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "--no-watermark" in result.stderr
+
+
+def test_image_too_small_for_a_watermark_still_verifies(keys: KeyPaths, tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (96, 64), (200, 30, 30)).save(tiny)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["sign", "--no-watermark", str(tiny), "--out", str(out), "--keys", str(keys.dir)]).exit_code == 0
+    result = CliRunner().invoke(main, ["verify", str(out / "tiny.png"), "--keys", str(keys.dir), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["verified"] is True
+    assert report["watermark"]["detected"] is False and "too small" in report["watermark"]["error"]

@@ -23,6 +23,8 @@ class WatermarkReport:
     manifest_recovered: bool = False
     #: Whether the payload equals the manifest's c2pa.soft-binding value (None: nothing to compare).
     matches_manifest: bool | None = None
+    #: Why the image could not be checked for a watermark (e.g. too small), if it could not.
+    error: str | None = None
 
 
 @dataclass

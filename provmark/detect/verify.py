@@ -21,7 +21,7 @@ from provmark.c2pa.signer import EMBEDDABLE
 from provmark.c2pa.store import ManifestStore
 from provmark.c2pa.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
 from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
-from provmark.errors import InputImageError, KeyMaterialError, VerificationError
+from provmark.errors import InputImageError, KeyMaterialError, VerificationError, WatermarkError
 from provmark.io.images import LoadedImage, load_image
 
 #: Failure codes about who signed and when, not about whether the content changed.
@@ -138,7 +138,10 @@ def _watermark(
 ) -> tuple[WatermarkReport, ManifestSummary | None]:
     from provmark.watermark import decode_watermark
 
-    result = decode_watermark(loaded.image, key)
+    try:
+        result = decode_watermark(loaded.image, key)
+    except WatermarkError as exc:  # the image cannot carry a mark: report, do not fail the file
+        return WatermarkReport(detected=False, error=str(exc)), None
     payload = result.payload if result.detected else None
     report = WatermarkReport(
         detected=bool(result.detected), payload=payload.hex() if payload else None, p_value=float(result.p_value)
