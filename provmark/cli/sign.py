@@ -42,9 +42,9 @@ def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: P
          tsa_url: str | None, thumbnail: bool, no_watermark: bool, watermark_key: Path | None, store_dir: Path | None,
          strength: float) -> None:  # fmt: skip
     """Sign images (JPEG, PNG, WebP, TIFF, GIF) with a C2PA manifest and disclosure metadata."""
+    from provmark.c2pa.files import prepare_out_dir, sign_file, watermarking_from_files
     from provmark.c2pa.identity import identity_from_keys_dir, load_identity
     from provmark.c2pa.options import Disclosure, SignOptions
-    from provmark.c2pa.files import prepare_out_dir, sign_file, watermarking_from_files
 
     if (cert is None) != (key is None):
         fail("--cert and --key go together", code=2)
