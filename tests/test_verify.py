@@ -143,3 +143,19 @@ def test_reencoded_copy_has_no_manifest(keys: KeyPaths, signed: Path, tmp_path: 
     assert report.integrity == "unsigned" and report.ai_generated is None
     shutil.copy(signed, tmp_path / "copy.jpg")
     assert verify_file(tmp_path / "copy.jpg", VerifyOptions(trust_pems=[keys.ca.read_text()])).verified
+
+
+def test_manifest_store_entry_reads_as_recovered_manifest(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
+    from provmark.c2pa import ManifestStore, read_manifest
+
+    signed = sign_image(photo_paths[1].read_bytes(), identity_from_keys_dir(keys.dir))
+    store = ManifestStore(tmp_path / "store")
+    payload = store.new_payload()
+    store.put(payload, signed.manifest_store)
+    assert store.get(payload) == signed.manifest_store and store.get(b"\0" * 8) is None
+    recovered = read_manifest(store.get(payload), "application/c2pa", trust_pems=[keys.ca.read_text()], source="soft-binding")
+    # Alone, the store cannot match any asset's bytes; its signature and trust still count.
+    assert recovered is not None and recovered.state == "Trusted" and recovered.failures == []
+    assert recovered.source_type_term == "trainedAlgorithmicMedia"
+    untrusted = read_manifest(store.get(payload), "application/c2pa", source="soft-binding")
+    assert untrusted.state == "Valid" and untrusted.failures == ["signingCredential.untrusted"]

@@ -88,6 +88,8 @@ def has_manifest(data: bytes, mime: str) -> bool:
         return True
 
 
+#: Failure codes about who signed and when, not about whether the content changed.
+TRUST_CODE_PREFIXES = ("signingCredential.", "timeStamp.")
 #: Failure codes of the hard binding (hash of the asset bytes).
 HARD_BINDING_FAILURES = frozenset(
     {"assertion.dataHash.mismatch", "assertion.boxesHash.mismatch", "assertion.bmffHash.mismatch"}
@@ -106,7 +108,8 @@ def summarize(manifest: dict[str, Any], state: str, results: dict[str, Any], sou
     if source == "soft-binding":
         failures = [code for code in failures if code not in HARD_BINDING_FAILURES]
         trusted = any(s.get("code") == "signingCredential.trusted" for s in active.get("success", []))
-        state = "Invalid" if failures else "Trusted" if trusted else "Valid"
+        broken = any(not code.startswith(TRUST_CODE_PREFIXES) for code in failures)
+        state = "Invalid" if broken else "Trusted" if trusted and not failures else "Valid"
     sig = manifest.get("signature_info") or {}
     gen = (manifest.get("claim_generator_info") or [{}])[0]
     summary = ManifestSummary(

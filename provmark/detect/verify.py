@@ -16,7 +16,7 @@ from cryptography import x509
 from provmark.c2pa.metadata_exif import read_exif_disclosure
 from provmark.c2pa.metadata_xmp import read_xmp_disclosure
 from provmark.c2pa.pki import KeyPaths
-from provmark.c2pa.reader import ManifestSummary, read_manifest
+from provmark.c2pa.reader import TRUST_CODE_PREFIXES, ManifestSummary, read_manifest
 from provmark.c2pa.signer import EMBEDDABLE
 from provmark.c2pa.store import ManifestStore
 from provmark.c2pa.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
@@ -24,8 +24,6 @@ from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationRepor
 from provmark.errors import InputImageError, KeyMaterialError, VerificationError, WatermarkError
 from provmark.io.images import LoadedImage, load_image
 
-#: Failure codes about who signed and when, not about whether the content changed.
-TRUST_CODE_PREFIXES = ("signingCredential.", "timeStamp.")
 #: Failure code reported when C2PA data is present but cannot be parsed.
 UNREADABLE = "manifest.unreadable"
 
