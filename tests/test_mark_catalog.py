@@ -173,7 +173,7 @@ def test_concept_map_and_refusals(tmp_path: Path, catalog: tuple[Path, Path]) ->
 
 
 def test_walk_is_sorted_and_partial_outputs_are_cleaned(tmp_path: Path) -> None:
-    for rel in ("b/2.jpg", "a/z/1.png", "a/0.jpg", "c.txt"):
+    for rel in ("b/2.jpg", "a/z/1.png", "a/0.jpg", "c.txt", ".hidden/3.jpg", "a/._0.jpg"):
         (tmp_path / "s" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "s" / rel).write_bytes(b"x")
     assert list(walk_catalog(tmp_path / "s")) == ["c.txt", "a/0.jpg", "a/z/1.png", "b/2.jpg"]

@@ -75,7 +75,8 @@ def check_folders(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> t
 def walk_catalog(root: Path, on_error: Callable[[str, str], None] | None = None) -> Iterator[str]:
     """Yield every file under ``root`` as a POSIX path relative to it, in sorted order, lazily.
 
-    A folder that cannot be listed is passed to ``on_error(relative path, reason)``.
+    Hidden files and folders (names starting with ".") are skipped. A folder that cannot be
+    listed is passed to ``on_error(relative path, reason)``.
     """
 
     def failed(exc: OSError) -> None:
@@ -84,9 +85,9 @@ def walk_catalog(root: Path, on_error: Callable[[str, str], None] | None = None)
             on_error(rel, f"cannot list folder: {exc.strerror or exc}")
 
     for folder, dirs, files in os.walk(root, onerror=failed):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         base = Path(folder).relative_to(root).as_posix()
-        for name in sorted(files):
+        for name in sorted(f for f in files if not f.startswith(".")):
             yield name if base == "." else f"{base}/{name}"
 
 

@@ -72,7 +72,7 @@ class FolderConcepts:
         return (head,)
 
     def required_names(self) -> Iterable[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def check_known(registry: Registry, source: ConceptSource) -> None:
