@@ -6,7 +6,7 @@ recovery and raw bit accuracy, false detections on the unmarked photos (also att
 embed/decode times at 512, 1024 and 2048 px. Writes benchmarks/results/robustness.json and an
 amplified residual PNG, and prints a table.
 
-    .venv/bin/python benchmarks/robustness.py [--photos DIR] [--limit N] [--no-baselines]
+    .venv/bin/python benchmarks/robustness.py [--photos DIR] [--limit N] [--methods provmark --reuse]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.attacks import ATTACKS, HARD_ATTACKS  # noqa: E402
-from provmark.watermark import embed_watermark  # noqa: E402
+from provmark.watermark import decode_watermark, embed_watermark  # noqa: E402
 from provmark.watermark.detection import detect, raw_bits  # noqa: E402
 from provmark.watermark.marking import watermark_logits  # noqa: E402
 
@@ -61,6 +61,9 @@ class Provmark:
     def embed(self, image: Image.Image, payload: np.ndarray) -> Image.Image:
         return embed_watermark(image, np.packbits(payload).tobytes(), self.key, strength=self.strength)
 
+    def decode(self, image: Image.Image) -> object:
+        return decode_watermark(image, self.key)
+
     def read(self, image: Image.Image, payload: np.ndarray) -> Reading:
         logits = watermark_logits(image)
         result = detect(logits, self.key)
@@ -86,6 +89,10 @@ class Baseline:
         encoder.set_watermark("bits", payload.tolist())
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         return Image.fromarray(np.ascontiguousarray(encoder.encode(bgr, self.method)[:, :, ::-1]))
+
+    def decode(self, image: Image.Image) -> object:
+        bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        return self._decoder("bits", self.payload_bits).decode(bgr, self.method)
 
     def read(self, image: Image.Image, payload: np.ndarray) -> Reading:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
@@ -136,17 +143,23 @@ def median_ms(fn, runs: int) -> float:
     return float(np.median(times))
 
 
-def timing(method, photo: Image.Image, runs: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
-    out = {}
-    for size in TIMING_SIZES:
-        image = photo.resize((size, size), Image.Resampling.BICUBIC)
-        payload = rng.integers(0, 2, method.payload_bits).astype(np.uint8)
-        marked = method.embed(image, payload)
-        out[str(size)] = {
-            "embed_ms": round(median_ms(lambda: method.embed(image, payload), runs), 1),
-            "decode_ms": round(median_ms(lambda: method.read(marked, payload), runs), 1),
-        }
-    return out
+def timing(method, photo: Image.Image, runs: int, rng: np.random.Generator, threads: int) -> dict[str, dict[str, float]]:
+    """Median embed and decode ms on square images of each size, with ``threads`` torch threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = {}
+        for size in TIMING_SIZES:
+            image = photo.resize((size, size), Image.Resampling.BICUBIC)
+            payload = rng.integers(0, 2, method.payload_bits).astype(np.uint8)
+            marked = method.embed(image, payload)
+            out[str(size)] = {
+                "embed_ms": round(median_ms(lambda: method.embed(image, payload), runs), 1),
+                "decode_ms": round(median_ms(lambda: method.decode(marked), runs), 1),
+            }
+        return out
+    finally:
+        torch.set_num_threads(previous)
 
 
 def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
@@ -201,7 +214,7 @@ def save_residual(method: Provmark, photos: list[Image.Image], names: list[str],
 
 def print_table(report: dict) -> None:
     methods = report["methods"]
-    names = list(methods)
+    names = [n for n in ("provmark", "dwtDctSvd", "rivaGan") if n in methods]
     print(f"model {report['model']['weights_commit']} ({report['model']['weights_sha256']}), {report['photos']} photos")
     print(f"{'':18}" + "".join(f"{n + ' exact/bits':>22}" for n in names))
     for key in ("psnr_mean", "ssim_mean"):
@@ -214,8 +227,10 @@ def print_table(report: dict) -> None:
         print(f"provmark false detections: unmarked photos under every attack {fd['count']}/{fd['trials']}, "
               f"marked photos read with a wrong key {wk['count']}/{wk['trials']}")
     for n in names:
-        t = methods[n].get("timing_ms", {})
-        print(f"{n} ms (median, loaded machine): " + ", ".join(f"{s}px embed {v['embed_ms']} decode {v['decode_ms']}" for s, v in t.items()))
+        for key in ("timing_ms", "timing_ms_1_thread"):
+            if key in methods[n]:
+                label = f"{n} ms{' (1 thread)' if key.endswith('thread') else ''}"
+                print(f"{label}: " + ", ".join(f"{s}px embed {v['embed_ms']} decode {v['decode_ms']}" for s, v in methods[n][key].items()))
     for note in report["notes"]:
         print("note:", note)
 
@@ -227,30 +242,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strength", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timing-runs", type=int, default=7)
-    parser.add_argument("--no-baselines", action="store_true", help="skip dwtDctSvd and RivaGAN")
+    parser.add_argument("--methods", default="provmark,dwtDctSvd,rivaGan", help="comma-separated methods to run")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take methods not run now from the existing --output, if made on the same photos, seed and attacks")
     parser.add_argument("--output", type=Path, default=RESULTS / "robustness.json")
     args = parser.parse_args(argv)
     if not args.photos.is_dir():
         parser.error(f"--photos {args.photos}: no such folder")
+    wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(wanted) - {"provmark", "dwtDctSvd", "rivaGan"})
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}")
     paths = held_out_photos(args.photos, args.limit)
     photos = [Image.open(p).convert("RGB") for p in paths]
-    notes = [f"timings are medians of {args.timing_runs} runs on a shared, loaded 2-core machine, excluding file I/O"]
-    provmark = Provmark(args.strength, args.seed)
-    factories = [("provmark", lambda: provmark)]
-    if not args.no_baselines:  # built only after provmark is timed: onnxruntime threads disturb timings
-        factories += [("dwtDctSvd", lambda: Baseline("dwtDctSvd", 64)), ("rivaGan", lambda: Baseline("rivaGan", 32))]
+    setup = {"photos": [p.name for p in paths], "seed": args.seed, "strength": args.strength, "attacks": [a.name for a in ATTACKS]}
+    notes = [f"timings: medians of {args.timing_runs} runs (3 for baselines), {torch.get_num_threads()} torch threads "
+             "unless said, square images, no file I/O, on a shared 2-core machine loaded by a training job"]
+    report = {"model": model_version(), "run_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "photos": len(photos), "setup": setup, "methods": {}, "notes": notes}
+    if args.reuse and args.output.exists():
+        previous = json.loads(args.output.read_text())
+        if previous.get("setup") != setup:
+            parser.error(f"--reuse: {args.output} was made on other photos, seed, strength or attacks")
+        for name, result in previous["methods"].items():
+            if name not in wanted:
+                report["methods"][name] = result
+                notes.append(f"{name} results reused from the run at {previous['run_at']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"model": model_version(), "photos": len(photos), "strength": args.strength, "methods": {}, "notes": notes}
-    for name, make in factories:
+    provmark = Provmark(args.strength, args.seed)
+    # Baselines are built only after provmark is timed: onnxruntime threads disturb timings.
+    factories = {"provmark": lambda: provmark, "dwtDctSvd": lambda: Baseline("dwtDctSvd", 64), "rivaGan": lambda: Baseline("rivaGan", 32)}
+    for name in [m for m in factories if m in wanted]:
         try:
-            method = make()
+            method = factories[name]()
         except Exception as exc:  # a missing package or model file only skips that baseline
             notes.append(f"baseline {name} skipped: {type(exc).__name__}: {exc}")
             continue
         result = evaluate(method, photos, args.seed)
-        result["timing_ms"] = timing(method, photos[0], args.timing_runs, np.random.default_rng(args.seed))
+        runs = args.timing_runs if name == "provmark" else min(args.timing_runs, 3)
+        result["timing_ms"] = timing(method, photos[0], runs, np.random.default_rng(args.seed), torch.get_num_threads())
+        if name == "provmark":  # one thread does not stall behind other jobs on a loaded machine
+            result["timing_ms_1_thread"] = timing(method, photos[0], runs, np.random.default_rng(args.seed), 1)
         report["methods"][name] = result
-    notes.append(f"residual picture: {save_residual(provmark, photos, [p.name for p in paths], 20.0)}")
+    if "provmark" in wanted:
+        notes.append(f"residual picture: {save_residual(provmark, photos, setup['photos'], 20.0)}")
     notes.append(f"exact-recovery target (>= 0.95) excludes: {', '.join(HARD_ATTACKS)}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
