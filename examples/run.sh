@@ -10,6 +10,14 @@ PY=.venv/bin/python
 OUT=${1:-out/demo}
 rm -rf "$OUT" && mkdir -p "$OUT"
 step() { printf '\n== %s\n' "$*"; }
+# recompress SRC_DIR DST_DIR QUALITY: pixels only, as JPEG (drops every metadata block, as platforms do)
+recompress() {
+  mkdir -p "$2"
+  for f in "$1"/*; do
+    $PY -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=int(sys.argv[3]))' \
+      "$f" "$2/$(basename "${f%.*}").jpg" "$3"
+  done
+}
 
 step "1. Keys: a local test PKI (CA, signing chain, key) and a secret watermark key"
 $PM keys init --dir "$OUT/keys" --org "Example Generator Inc."
@@ -22,11 +30,7 @@ step "3. Verifier: check the signed images against the CA"
 $PM verify "$OUT/signed"/* --keys "$OUT/keys"
 
 step "4. A platform strips all metadata and recompresses (JPEG 80): the watermark still leads to the manifest"
-mkdir -p "$OUT/stripped"
-for f in "$OUT/signed"/*; do
-  $PY -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=80)' \
-    "$f" "$OUT/stripped/$(basename "${f%.*}").jpg"
-done
+recompress "$OUT/signed" "$OUT/stripped" 80
 # Exit code 3 means "not verified": a stripped image has no embedded manifest to validate.
 $PM verify "$OUT/stripped"/* --keys "$OUT/keys" || [ $? -eq 3 ]
 
@@ -36,11 +40,7 @@ $PM concepts list --registry "$OUT/catalog.db"
 $PM mark examples/images "$OUT/marked" --registry "$OUT/catalog.db" --concept-map examples/concept-map.csv --verify
 
 step "6. Attribution: which concepts does each marked image carry (also after JPEG 75)?"
-mkdir -p "$OUT/recompressed"
-for f in "$OUT/marked"/*; do
-  $PY -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=75)' \
-    "$f" "$OUT/recompressed/$(basename "${f%.*}").jpg"
-done
+recompress "$OUT/marked" "$OUT/recompressed" 75
 $PM attribute "$OUT/marked"/* "$OUT/recompressed"/* --registry "$OUT/catalog.db"
 # The unmarked originals carry no concept: exit code 3 is the expected answer here.
 $PM attribute examples/images/* --registry "$OUT/catalog.db" || [ $? -eq 3 ]
