@@ -13,44 +13,51 @@ from provmark.errors import ModelError
 class ModelConfig:
     """Shape and fixed (non-learned) settings of a watermark model.
 
-    ``size`` is the square internal resolution S, ``num_bits`` the raw bit count L,
-    ``residual_channels`` 1 for a luma residual (added equally to R, G, B) or 3.
-    ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes PSNR),
-    ``mask_floor`` the smallest texture-mask gain (relative to the image's mean texture) and
-    ``mask_ceiling`` the largest.
+    ``size`` is the square internal resolution S and ``num_bits`` the raw bit count L.
+    Each bit owns a learned pattern on a ``grid`` x ``grid`` lattice (``size`` must be a
+    multiple). ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes
+    PSNR); ``mask_floor``/``mask_ceiling`` bound the texture-mask gain relative to the image's mean
+    texture. ``decoder_width`` is the channel width of the decoder's whitening network. The
+    decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
+    every pair of off-diagonal affine terms from ``shears`` (to undo small rotations of any
+    aspect ratio, which a squash-resize turns into unequal shears); best match wins.
     """
 
     size: int = 256
     num_bits: int = 128
-    residual_channels: int = 1
-    target_rms: float = 0.0065
+    grid: int = 128
+    target_rms: float = 0.0075
     mask_floor: float = 0.15
     mask_ceiling: float = 3.0
-    message_grid: int = 16
-    message_channels: int = 16
-    encoder_width: int = 32
-    decoder_width: int = 32
+    decoder_width: int = 16
+    zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
+    shears: tuple[float, ...] = tuple(round(0.015 * i, 3) for i in range(-4, 5))
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict."""
-        return asdict(self)
+        data = asdict(self)
+        data["zooms"], data["shears"] = list(self.zooms), list(self.shears)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build a config from a dict, rejecting unknown keys with a one-line error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """Build a config from a dict, rejecting unknown keys and bad shapes with a one-line error."""
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ModelError(f"unknown model config key(s): {', '.join(unknown)}")
+        data = dict(data)
+        for key in ("zooms", "shears"):
+            if key in data:
+                data[key] = tuple(float(v) for v in data[key])
         try:
             config = cls(**data)
         except TypeError as exc:
             raise ModelError(f"invalid model config: {exc}") from exc
-        ratio = config.size // max(config.message_grid, 1)
-        if config.size % 8 or ratio < 4 or ratio * config.message_grid != config.size or ratio & (ratio - 1):
-            raise ModelError(
-                f"model size {config.size} must be the message grid {config.message_grid} times a power of two >= 4"
-            )
+        ratio = config.size // max(config.grid, 1)
+        if ratio * config.grid != config.size or ratio < 2 or ratio & (ratio - 1):
+            raise ModelError(f"model size {config.size} must be the grid {config.grid} times a power of two >= 2")
+        if not config.zooms or min(config.zooms) < 1.0 or not config.shears:
+            raise ModelError("model zooms (magnifications >= 1) and shears must be non-empty lists")
         return config
 
     @classmethod

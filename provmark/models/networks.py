@@ -1,4 +1,12 @@
-"""The watermark networks: a message-driven encoder and a small strided-conv decoder."""
+"""The watermark networks: learned per-bit patterns shared (tied) by encoder and decoder.
+
+Each bit owns a pattern on a coarse grid. The encoder adds the patterns with signs from the
+bits, upsamples, masks by texture and fixes the RMS. The decoder whitens the image
+(fixed grid-scale high-pass plus a learned conv correction), correlates it with the same
+patterns under a small set of affine alignments (zooms undo crops, shears undo small rotations)
+and keeps the best-matching alignment. Tying makes the pair decode from
+the first step, so it trains in a few thousand CPU steps.
+"""
 
 from __future__ import annotations
 
@@ -9,105 +17,96 @@ import torch.nn.functional as F
 from torch import nn
 
 from provmark.models.config import ModelConfig
+from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
 
 
-def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
+def alignment_thetas(config: ModelConfig) -> torch.Tensor:
+    """Affine sampling matrices ``[K,2,3]`` mapping pattern coordinates to image coordinates:
+    the identity first, then every zoom (no shear), then every shear pair (no zoom)."""
+    identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    zooms = [[[z, 0.0, 0.0], [0.0, z, 0.0]] for z in config.zooms]
+    shears = [[[1.0, a, 0.0], [b, 1.0, 0.0]] for a in config.shears for b in config.shears]
+    thetas = [identity] + [t for t in zooms + shears if t != identity]
+    return torch.tensor(thetas)
 
 
-class _Up(nn.Module):
-    """Bilinear x2 upsampling followed by a conv block."""
+class Whitener(nn.Module):
+    """Image ``[B,3,S,S]`` -> whitened luma map ``[B,1,g,g]``.
 
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.conv = _block(cin, cout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
-
-
-class Encoder(nn.Module):
-    """Bits -> spatial pattern (Linear to a low-res grid, upsampling convs), conditioned on the image.
-
-    The image branch joins at a quarter of the internal resolution; the output is the raw
-    (unmasked, unnormalised) pattern ``[B,C,S,S]``.
+    A fixed part (grid-scale luma minus its 3x3 local mean) plus a learned conv correction whose
+    last layer starts at zero.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        grid, mc, width = config.message_grid, config.message_channels, config.encoder_width
-        self.grid, self.message_channels = grid, mc
-        self.message = nn.Linear(config.num_bits, mc * grid * grid)
-        quarter = config.size // 4
-        steps = int(math.log2(quarter // grid))
-        ups, cin = [], mc
-        for _ in range(steps):
-            ups.append(_Up(cin, width))
+        self.pool = config.size // config.grid
+        width, layers, cin = config.decoder_width, [], 3
+        for _ in range(int(math.log2(self.pool))):
+            layers += [nn.Conv2d(cin, width, 3, stride=2, padding=1), nn.GELU()]
             cin = width
-        self.message_up = nn.Sequential(*ups)
-        self.image_branch = nn.Sequential(_block(3, width // 2), _block(width // 2, width // 2))
-        self.merge = nn.Sequential(_block(cin + width // 2, width), _block(width, width))
-        self.head = nn.Sequential(
-            _Up(width, width // 2),
-            _Up(width // 2, width // 4),
-            nn.Conv2d(width // 4, config.residual_channels, 3, padding=1),
-        )
-        self.quarter = quarter
-
-    def forward(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        signs = bits * 2.0 - 1.0
-        m = self.message(signs).view(-1, self.message_channels, self.grid, self.grid)
-        m = self.message_up(m)
-        small = F.interpolate(images_s, size=(self.quarter, self.quarter), mode="area")
-        x = self.merge(torch.cat([m, self.image_branch(small * 2.0 - 1.0)], dim=1))
-        return self.head(x)
-
-
-class Decoder(nn.Module):
-    """Image ``[B,3,S,S]`` -> bit logits ``[B,L]``: strided convs down to 8x8, then a linear head."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        width = config.decoder_width
-        layers = [_block(3, width // 2)]
-        cin, res = width // 2, config.size
-        while res > 8:
-            cout = min(cin * 2, 4 * width)
-            layers += [_block(cin, cout, stride=2), _block(cout, cout)] if res <= 64 else [_block(cin, cout, stride=2)]
-            cin, res = cout, res // 2
-        layers.append(nn.Conv2d(cin, width * 2, 1))
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(width * 2 * 8 * 8, config.num_bits)
+        layers += [
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.GELU(),
+            nn.Conv2d(width, 1, 1),
+        ]
+        self.net = nn.Sequential(*layers)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, images_s: torch.Tensor) -> torch.Tensor:
-        x = self.features(images_s * 2.0 - 1.0)
-        return self.head(x.flatten(1))
+        y = F.avg_pool2d(luma(images_s), self.pool)
+        base = y - F.avg_pool2d(y, 3, stride=1, padding=1, count_include_pad=False)
+        return base + self.net(images_s * 2.0 - 1.0)
 
 
 class WatermarkModel(nn.Module):
-    """Encoder + decoder pair with the fixed texture mask and RMS normalisation of the contract."""
+    """Tied encoder/decoder with the fixed texture mask and RMS normalisation of the contract."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = Encoder(config)
-        self.decoder = Decoder(config)
+        g, n = config.grid, config.num_bits
+        self.patterns = nn.Parameter(torch.randn(n, g, g))
+        self.whitener = Whitener(config)
+        self.logit_scale = nn.Parameter(torch.tensor(1.0))
+        self.logit_bias = nn.Parameter(torch.zeros(n))
+        self.register_buffer("thetas", alignment_thetas(config), persistent=False)
+
+    def _unit_patterns(self) -> torch.Tensor:
+        p = self.patterns - self.patterns.mean(dim=(1, 2), keepdim=True)
+        return p / p.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-8).sqrt()
+
+    def _aligned(self, w: torch.Tensor) -> torch.Tensor:
+        """Whitened maps ``[B,1,g,g]`` resampled under every alignment: ``[B,K,g,g]``."""
+        b, k, g = w.shape[0], self.thetas.shape[0], w.shape[-1]
+        grid = F.affine_grid(self.thetas.repeat(b, 1, 1), [b * k, 1, g, g], align_corners=False)
+        source = w.repeat_interleave(k, dim=0)
+        return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
     def residual(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        """Residual ``[B,C,S,S]`` at unit strength (fixed RMS, texture-masked) for images in [0,1]."""
-        pattern = self.encoder(images_s, bits)
+        """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) for images in [0,1]."""
+        signs = bits * 2.0 - 1.0
+        pattern = torch.einsum("bl,lhw->bhw", signs, self._unit_patterns()).unsqueeze(1)
+        size = self.config.size
+        pattern = F.interpolate(pattern, size=(size, size), mode="bilinear", align_corners=False)
         mask = texture_mask(images_s, self.config.mask_floor, self.config.mask_ceiling)
         return normalise_rms(pattern * mask, self.config.target_rms)
 
-    def decode_logits(self, images_s: torch.Tensor) -> torch.Tensor:
-        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1]."""
-        return self.decoder(images_s)
+    def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
+        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1].
 
-    def forward(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        """Marked images at the internal resolution (unit strength, clamped), for quick checks."""
-        return (images_s + self.residual(images_s, bits)).clamp(0.0, 1.0)
+        Correlations are z-scores (correlation over the aligned map's norm, about N(0,1) where
+        nothing is embedded). With ``search`` every configured alignment is tried and, per image,
+        the one with the largest mean squared z-score is kept; without it (training) only the
+        identity alignment is used.
+        """
+        w = self.whitener(images_s)
+        aligned = self._aligned(w) if search else w
+        norms = aligned.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
+        z = torch.einsum("bkhw,lhw->bkl", aligned, self._unit_patterns()) / norms.unsqueeze(2)
+        best = z.pow(2).mean(dim=2).argmax(dim=1)
+        chosen = z[torch.arange(z.shape[0]), best]
+        return self.logit_scale * chosen + self.logit_bias
