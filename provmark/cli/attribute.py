@@ -11,6 +11,7 @@ import click
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
+from provmark.concepts.marker import one_torch_thread
 from provmark.concepts.registry import Registry
 from provmark.detect.attribution import AttributionReport, attribute_file
 
@@ -45,7 +46,7 @@ def attribute(inputs: tuple[Path, ...], registry_path: Path, as_json: bool) -> N
     3 if some carries none, 1 if some could not be read.
     """
     failed = unattributed = 0
-    with Registry.open(registry_path) as reg:
+    with Registry.open(registry_path) as reg, one_torch_thread():
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
         for path in _inputs(inputs):

@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, output_path
+from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, one_torch_thread, output_path
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
@@ -185,10 +185,10 @@ def mark_catalog(
 def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers: int) -> Iterator[MarkResult]:
     """Mark ``jobs`` in this process (``workers`` = 1) or in a pool, yielding results as they finish."""
     if workers <= 1:
-        for job in jobs:
-            yield mark_file(job, key, options)
+        with one_torch_thread():
+            for job in jobs:
+                yield mark_file(job, key, options)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
     pending: dict[Future[MarkResult], MarkJob] = {}
     pool: ProcessPoolExecutor | None = None
     exhausted = broken = False
@@ -204,7 +204,7 @@ def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers:
                     break
                 if pool is None:
                     pool = ProcessPoolExecutor(
-                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options, threads)
+                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options)
                     )
                 pending[pool.submit(_work, job)] = job
             if not pending:
@@ -225,11 +225,11 @@ def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers:
 _WORKER: tuple[bytes, MarkOptions] | None = None
 
 
-def _init_worker(key: bytes, options: MarkOptions, threads: int) -> None:
+def _init_worker(key: bytes, options: MarkOptions) -> None:
     global _WORKER
     import torch
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)  # parallelism comes from processes; see one_torch_thread
     _WORKER = (key, options)
 
 
