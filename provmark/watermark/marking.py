@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from provmark.errors import WatermarkError
-from provmark.models import load_model, to_internal
+from provmark.models import load_model
 from provmark.models.embedding import upsample_residual
 from provmark.models.networks import WatermarkModel
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.detection import DecodeResult, detect, raw_bits
-from provmark.watermark.pixels import add_to_planes, internal_tensor, merge_image, split_image
+from provmark.watermark.pixels import add_to_planes, internal_image, merge_image, split_image
 from provmark.watermark.scramble import RAW_BITS
 
 
@@ -44,7 +44,7 @@ def embed_watermark(
     planes = split_image(image)
     height, width = planes.color.shape[:2]
     with torch.inference_mode():
-        small = to_internal(internal_tensor(planes), net.config.size)
+        small = internal_image(planes, net.config.size)
         residual = net.residual(small, bits) * strength
         full = upsample_residual(residual, height, width)
     return merge_image(planes, add_to_planes(planes, full))
@@ -55,7 +55,7 @@ def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarra
     net = _model(model)
     planes = split_image(image)
     with torch.inference_mode():
-        logits = net.decode_logits(to_internal(internal_tensor(planes), net.config.size))
+        logits = net.decode_logits(internal_image(planes, net.config.size))
     return logits[0].double().numpy()
 
 

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from provmark.errors import WatermarkError
-from provmark.models.embedding import LUMA_WEIGHTS
+from provmark.models.embedding import LUMA_WEIGHTS, to_internal
 
 #: Shortest side, in pixels, of an image that can carry a mark.
 MIN_SIDE = 128
@@ -81,12 +81,16 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def internal_tensor(planes: Planes) -> torch.Tensor:
-    """The colour planes as a ``[1,3,H,W]`` float tensor in [0,1] (gray repeated to RGB)."""
-    data = _as_tensor(planes.color)
-    if planes.gray:
-        data = data.unsqueeze(-1).expand(-1, -1, 3)
-    return data.permute(2, 0, 1).unsqueeze(0).float().div_(planes.max_value)
+def internal_image(planes: Planes, size: int) -> torch.Tensor:
+    """The colour planes squash-resized to the model's ``[1,3,size,size]`` input in [0,1].
+
+    Same result as ``to_internal`` on the full image in [0,1] (resizing is linear, so the
+    scaling to [0,1] is done on the small image; gray is resized once and repeated to RGB).
+    """
+    data = _as_tensor(planes.color).float()
+    data = data.unsqueeze(-1) if planes.gray else data
+    small = to_internal(data.permute(2, 0, 1).unsqueeze(0), size).div_(planes.max_value)
+    return small.expand(-1, 3, -1, -1) if planes.gray else small
 
 
 def add_to_planes(planes: Planes, residual: torch.Tensor) -> np.ndarray:
