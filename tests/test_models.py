@@ -141,3 +141,22 @@ def test_alignment_search_starts_with_identity_and_recovers_a_zoom() -> None:
         searched = ((model.decode_logits(cropped) > 0).float() == bits).float().mean()
     assert plain < 0.75
     assert searched > 0.95
+
+
+def test_host_interference_cancellation_helps_the_default_model(photo_paths) -> None:
+    import dataclasses
+
+    from provmark.models.attacks import evaluation_attacks
+    from provmark.models.data import load_rgb, to_float
+    from provmark.models.evaluation import evaluate
+
+    shipped = load_model("default")
+    assert shipped.config.cancel_steps >= 1
+    plain = WatermarkModel(dataclasses.replace(shipped.config, cancel_steps=0)).eval()
+    plain.load_state_dict(shipped.state_dict())
+    images = [to_float(img) for img in load_rgb(photo_paths)]
+    clean = {"clean": evaluation_attacks()["clean"]}
+    with_cancel = evaluate(shipped, images, clean, seed=4)
+    without = evaluate(plain, images, clean, seed=4)
+    assert with_cancel.scores["clean"].bit_accuracy > without.scores["clean"].bit_accuracy
+    assert abs(with_cancel.psnr - without.psnr) < 0.3

@@ -17,7 +17,7 @@ from provmark.models.data import list_photos, load_rgb, split_photos, to_float
 from provmark.models.evaluation import evaluate
 from provmark.models.training import CHECKPOINT, TrainConfig, open_trainer
 
-TINY = ModelConfig(size=128, grid=64, decoder_width=8)
+TINY = ModelConfig(size=128, grid=64, decoder_width=8, cancel_steps=0)
 
 
 @pytest.fixture()

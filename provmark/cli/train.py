@@ -21,16 +21,18 @@ from provmark.cli.common import one_line_errors
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Peak learning rate.")
 @click.option("--min-crop", type=click.IntRange(min=16), default=256, show_default=True, help="Smallest crop side (px).")
 @click.option("--max-crop", type=click.IntRange(min=16), default=400, show_default=True, help="Largest crop side (px).")
-@click.option("--size", type=click.IntRange(min=16), default=256, show_default=True, help="Internal resolution S.")
-@click.option("--grid", type=click.IntRange(min=4), default=64, show_default=True, help="Pattern grid per bit.")
+@click.option("--size", type=click.IntRange(min=16), help="Internal resolution S (default: ModelConfig's).")
+@click.option("--grid", type=click.IntRange(min=4), help="Pattern grid per bit (default: ModelConfig's).")
 @click.option("--init", "init", help="Start from a shipped model's weights (e.g. 'default'); its config wins.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=200, show_default=True, help="Validate every N steps.")
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--strength-start", type=float, default=2.0, show_default=True, help="Embedding strength at step 0 (decays to 1).")
+@click.option("--severity-ramp", type=float, default=0.4, show_default=True, help="Share of the run over which attacks ramp up.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Torch CPU threads.")
 @one_line_errors
 def train(data: str | None, out: str, steps: int | None, resume: bool, seed: int, batch_size: int, lr: float,
-          min_crop: int, max_crop: int, size: int, grid: int, init: str | None, eval_every: int,
-          checkpoint_minutes: float, threads: int) -> None:
+          min_crop: int, max_crop: int, size: int | None, grid: int | None, init: str | None, eval_every: int,
+          checkpoint_minutes: float, strength_start: float, severity_ramp: float, threads: int) -> None:
     """Train a watermark model; Ctrl-C or SIGTERM saves a checkpoint, --resume continues."""
     from provmark.errors import ModelError
     from provmark.models.config import ModelConfig
@@ -45,7 +47,8 @@ def train(data: str | None, out: str, steps: int | None, resume: bool, seed: int
         config = TrainConfig(
             data=data or "", seed=seed, batch_size=batch_size, lr=lr, min_crop=min_crop, max_crop=max_crop,
             init=init, eval_every=eval_every, checkpoint_minutes=checkpoint_minutes, threads=threads,
-            model=ModelConfig.from_dict({"size": size, "grid": grid}),
+            strength_start=strength_start, severity_ramp=severity_ramp,
+            model=ModelConfig.from_dict({k: v for k, v in (("size", size), ("grid", grid)) if v is not None}),
         )
         if steps is not None:
             config = replace(config, steps=steps)

@@ -21,6 +21,8 @@ class ModelConfig:
     decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
     every pair of off-diagonal affine terms from ``shears`` (to undo small rotations of any
     aspect ratio, which a squash-resize turns into unequal shears); best match wins.
+    ``cancel_steps`` rounds of host-interference cancellation (0 turns it off) each remove
+    ``cancel_fraction`` of the measured interference.
     """
 
     size: int = 256
@@ -30,6 +32,8 @@ class ModelConfig:
     mask_floor: float = 0.15
     mask_ceiling: float = 3.0
     decoder_width: int = 16
+    cancel_fraction: float = 0.5
+    cancel_steps: int = 1
     zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
     shears: tuple[float, ...] = tuple(round(0.015 * i, 3) for i in range(-4, 5))
 

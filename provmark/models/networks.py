@@ -86,27 +86,52 @@ class WatermarkModel(nn.Module):
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
-    def residual(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) for images in [0,1]."""
-        signs = bits * 2.0 - 1.0
-        pattern = torch.einsum("bl,lhw->bhw", signs, self._unit_patterns()).unsqueeze(1)
+    def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
+        """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for pattern coefficients ``[B,L]``."""
+        pattern = torch.einsum("bl,lhw->bhw", coefficients, self._unit_patterns()).unsqueeze(1)
         size = self.config.size
         pattern = F.interpolate(pattern, size=(size, size), mode="bilinear", align_corners=False)
         mask = texture_mask(images_s, self.config.mask_floor, self.config.mask_ceiling)
         return normalise_rms(pattern * mask, self.config.target_rms)
 
-    def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
-        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1].
+    def residual(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+        """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) for images in [0,1].
 
-        Correlations are z-scores (correlation over the aligned map's norm, about N(0,1) where
-        nothing is embedded). With ``search`` every configured alignment is tried and, per image,
-        the one with the largest mean squared z-score is kept; without it (training) only the
-        identity alignment is used.
+        Closed-loop host-interference cancellation: ``cancel_steps`` times, the decoder's z-scores
+        of the marked image are measured and the part not along the bit signs (the image's own
+        correlation with the patterns, and cross-talk) is subtracted, a ``cancel_fraction`` at a
+        time, from the pattern coefficients (the RMS stays fixed). The correction's RMS is capped
+        at that of the signs, so a poorly decodable image keeps at least part of its signal.
+        """
+        signs = bits * 2.0 - 1.0
+        coefficients = signs
+        residual = self._masked(images_s, coefficients)
+        for _ in range(self.config.cancel_steps):
+            with torch.no_grad():
+                z = self.z_scores(images_s + residual, search=False)
+                signal = (z * signs).mean(dim=1, keepdim=True)
+                scale = coefficients.pow(2).mean(dim=1, keepdim=True).sqrt()
+                correction = (z - signal * signs) * (scale / signal.clamp_min(1e-3))
+                correction = correction / correction.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1.0)
+            coefficients = coefficients - self.config.cancel_fraction * correction
+            residual = self._masked(images_s, coefficients)
+        return residual
+
+    def z_scores(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
+        """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each pattern over
+        the aligned map's norm (about N(0,1) where nothing is embedded).
+
+        With ``search`` every configured alignment is tried and, per image, the one with the
+        largest mean squared z-score is kept; without it only the identity alignment is used.
         """
         w = self.whitener(images_s)
         aligned = self._aligned(w) if search else w
         norms = aligned.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
         z = torch.einsum("bkhw,lhw->bkl", aligned, self._unit_patterns()) / norms.unsqueeze(2)
         best = z.pow(2).mean(dim=2).argmax(dim=1)
-        chosen = z[torch.arange(z.shape[0]), best]
-        return self.logit_scale * chosen + self.logit_bias
+        return z[torch.arange(z.shape[0]), best]
+
+    def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
+        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1]: scaled
+        z-scores (see :meth:`z_scores`; ``search=False`` is for training)."""
+        return self.logit_scale * self.z_scores(images_s, search) + self.logit_bias
