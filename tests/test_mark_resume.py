@@ -13,8 +13,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from provmark.concepts.codebook import CodeBook
 from provmark.concepts.layout import regions
-from provmark.concepts.marker import read_region
+from provmark.concepts.marker import region_logits
 from provmark.concepts.registry import ConceptSpec, Registry
 from provmark.io import load_image
 
@@ -60,10 +61,11 @@ def test_killed_run_resumes_and_marks_every_file_once(tmp_path: Path, photo_path
         assert sorted(records) == [str(p) for p in outputs]
         for path in outputs:
             assert hashlib.sha256(path.read_bytes()).hexdigest() == records[str(path)].out_sha256
+        registry.add([ConceptSpec("bob")])
+        codebook = CodeBook.from_registry(registry)
         found = []
         for path in outputs:
             image = load_image(path).image
-            result = read_region(image, regions("full", *image.size)[0], registry.watermark_key)
-            concept = registry.concept_for_payload(result.payload)
-            found.append(concept.name if concept else None)
+            match = codebook.match(region_logits(image, regions("full", *image.size)[0]))
+            found.append(registry.by_index(match.index).name if match.p_value <= 1e-6 else None)
     assert found == ["alice"] * count

@@ -11,6 +11,7 @@ import click
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
+from provmark.concepts.codebook import CodeBook
 from provmark.concepts.marker import one_torch_thread
 from provmark.concepts.registry import Registry
 from provmark.detect.attribution import AttributionReport, attribute_file
@@ -47,10 +48,11 @@ def attribute(inputs: tuple[Path, ...], registry_path: Path, as_json: bool) -> N
     """
     failed = unattributed = 0
     with Registry.open(registry_path) as reg, one_torch_thread():
+        codebook = CodeBook.from_registry(reg)
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
         for path in _inputs(inputs):
-            report = attribute_file(path, reg)
+            report = attribute_file(path, reg, codebook)
             if report.error is not None:
                 click.echo(f"provmark: error: {report.error}", err=True)
             failed += report.error is not None

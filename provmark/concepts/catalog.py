@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provmark.concepts.codebook import CodeBook
 from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, one_torch_thread, output_path
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
@@ -169,10 +170,11 @@ def mark_catalog(
                 report(Outcome(rel, "skipped"))
                 continue
             payloads = tuple(registry.payload(c) for c in found)
-            yield MarkJob(rel, str(src_path), str(out), names, payloads)
+            yield MarkJob(rel, str(src_path), str(out), names, tuple(c.index for c in found), payloads)
 
     clean_partial_outputs(dest)
-    for result in run_jobs(planned(), registry.watermark_key, options, jobs):
+    codebook = CodeBook.from_registry(registry) if options.verify else None
+    for result in run_jobs(planned(), registry.watermark_key, options, jobs, codebook):
         if result.record is not None:
             registry.record_image(result.record)
             report(Outcome(result.rel, "marked"))
@@ -182,12 +184,14 @@ def mark_catalog(
     return summary
 
 
-def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers: int) -> Iterator[MarkResult]:
+def run_jobs(
+    jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers: int, codebook: CodeBook | None = None
+) -> Iterator[MarkResult]:
     """Mark ``jobs`` in this process (``workers`` = 1) or in a pool, yielding results as they finish."""
     if workers <= 1:
         with one_torch_thread():
             for job in jobs:
-                yield mark_file(job, key, options)
+                yield mark_file(job, key, options, codebook)
         return
     pending: dict[Future[MarkResult], MarkJob] = {}
     pool: ProcessPoolExecutor | None = None
@@ -204,7 +208,7 @@ def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers:
                     break
                 if pool is None:
                     pool = ProcessPoolExecutor(
-                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options)
+                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options, codebook)
                     )
                 pending[pool.submit(_work, job)] = job
             if not pending:
@@ -222,15 +226,15 @@ def run_jobs(jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-_WORKER: tuple[bytes, MarkOptions] | None = None
+_WORKER: tuple[bytes, MarkOptions, CodeBook | None] | None = None
 
 
-def _init_worker(key: bytes, options: MarkOptions) -> None:
+def _init_worker(key: bytes, options: MarkOptions, codebook: CodeBook | None) -> None:
     global _WORKER
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from processes; see one_torch_thread
-    _WORKER = (key, options)
+    _WORKER = (key, options, codebook)
 
 
 def _work(job: MarkJob) -> MarkResult:

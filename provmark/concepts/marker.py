@@ -1,6 +1,6 @@
 """Marking one image file with concept codes: the unit of work of a catalog run.
 
-``embed_regions`` and ``read_region`` are the only places concepts touch the watermark (imported
+``embed_regions`` and ``region_logits`` are the only places concepts touch the watermark (imported
 when first used, so registry commands do not load torch).
 """
 
@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from provmark.concepts.layout import Region, checked_regions
+from provmark.concepts.layout import Region, candidate_regions, checked_regions
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
 from provmark.io import encode_like, load_image, write_bytes_atomic
 
 if TYPE_CHECKING:
-    from provmark.watermark import DecodeResult
+    import numpy as np
+
+    from provmark.concepts.codebook import CodeBook
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,13 @@ class MarkOptions:
 
 @dataclass(frozen=True)
 class MarkJob:
-    """One file to mark: paths, and the concept names with their payloads (one per region)."""
+    """One file to mark: paths, and the concepts' names, indexes and payloads (one per region)."""
 
     rel: str
     src: str
     out: str
     concepts: tuple[str, ...]
+    indexes: tuple[int, ...]
     payloads: tuple[bytes, ...]
 
 
@@ -71,12 +74,12 @@ def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key
     return out
 
 
-def read_region(image: Image.Image, region: Region, key: bytes) -> DecodeResult:
-    """Decode the watermark of one region of ``image`` under ``key``."""
-    from provmark.watermark import decode_watermark
+def region_logits(image: Image.Image, region: Region) -> np.ndarray:
+    """The watermark decoder's 128 raw logits for one region of ``image``."""
+    from provmark.watermark.marking import watermark_logits
 
     whole = region.box == (0, 0, *image.size)
-    return decode_watermark(image if whole else image.crop(region.box), key)
+    return watermark_logits(image if whole else image.crop(region.box))
 
 
 @contextlib.contextmanager
@@ -105,13 +108,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def mark_file(job: MarkJob, key: bytes, options: MarkOptions) -> MarkResult:
+def mark_file(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | None = None) -> MarkResult:
     """Mark ``job.src`` into ``job.out`` (atomically); a bad file gives a failed result.
 
-    Errors that would fail every file (model or key unusable) are raised instead.
+    With ``options.verify``, ``codebook`` (the registry's codes) must be given. Errors that
+    would fail every file (model or key unusable) are raised instead.
     """
     try:
-        return MarkResult(job.rel, record=_mark(job, key, options))
+        return MarkResult(job.rel, record=_mark(job, key, options, codebook))
     except (ModelError, KeyMaterialError):
         raise
     except ProvmarkError as exc:
@@ -122,7 +126,7 @@ def mark_file(job: MarkJob, key: bytes, options: MarkOptions) -> MarkResult:
         return MarkResult(job.rel, error=f"unexpected {type(exc).__name__}: {exc}")
 
 
-def _mark(job: MarkJob, key: bytes, options: MarkOptions) -> ImageRecord:
+def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | None) -> ImageRecord:
     src_stat = os.stat(job.src)
     src_sha = sha256_file(job.src)
     loaded = load_image(job.src)
@@ -131,7 +135,9 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions) -> ImageRecord:
     marked = embed_regions(loaded.image, list(zip(regions, job.payloads)), key, options.strength)
     data = encode_like(marked, loaded, quality=options.quality)
     if options.verify:
-        check_marks(data, regions, job, key)
+        if codebook is None:
+            raise WatermarkError("verify needs the registry's codebook")
+        check_marks(data, regions, job, codebook)
     write_bytes_atomic(job.out, data)
     out_stat = os.stat(job.out)
     return ImageRecord(
@@ -149,14 +155,18 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions) -> ImageRecord:
     )
 
 
-def check_marks(data: bytes, regions: Sequence[Region], job: MarkJob, key: bytes) -> None:
-    """Raise unless every region of the encoded image ``data`` reads back its concept's payload."""
+def check_marks(data: bytes, regions: Sequence[Region], job: MarkJob, codebook: CodeBook) -> None:
+    """Raise unless attribution would find each region's concept in the encoded image ``data``."""
+    from provmark.concepts.codebook import DEFAULT_P_THRESHOLD
+
     image = load_image(data).image
-    for region, name, payload in zip(regions, job.concepts, job.payloads):
-        result = read_region(image, region, key)
-        if result.payload != payload:
+    tests = len(candidate_regions(*image.size))
+    for region, name, index in zip(regions, job.concepts, job.indexes):
+        found = codebook.match(region_logits(image, region), tests=tests)
+        if found is None or found.index != index or found.p_value > DEFAULT_P_THRESHOLD:
             where = "" if region.name == "full" else f" in region {region.name}"
-            raise WatermarkError(f"verify: concept {name!r} not read back{where} (p={result.p_value:.2g})")
+            p = f" (p={found.p_value:.2g})" if found is not None else ""
+            raise WatermarkError(f"verify: concept {name!r} not read back{where}{p}")
 
 
 def output_path(dst: Path, rel: str) -> Path:

@@ -1,9 +1,10 @@
 """Attribution: which registered concepts an image carries, region by region.
 
 The whole image and every region of the standard layouts (see
-:mod:`provmark.concepts.layout`) are decoded with the registry's watermark key. A region is
-attributed to a concept when the decoder detects a mark (calibrated p-value at most 1e-6)
-whose payload is one of the registry's concept codes (a keyed tag, 2^-40 by chance).
+:mod:`provmark.concepts.layout`) are read by the watermark decoder and matched against the
+registry's concept codes (:mod:`provmark.concepts.codebook`). A region is attributed to its
+closest concept when the chance of so close a match without the mark, over all concepts and
+all regions tried, is at most 1e-6.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from typing import Any
 
 from PIL import Image
 
+from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
 from provmark.concepts.layout import candidate_regions
-from provmark.concepts.marker import read_region
+from provmark.concepts.marker import region_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import ProvmarkError, WatermarkError
 from provmark.io import load_image
-
-RAW_BITS = 128
 
 
 @dataclass
@@ -29,8 +29,8 @@ class ConceptHit:
     """One concept found in an image.
 
     ``confidence`` is the share of the 128 raw code bits read as the concept's code in its best
-    region; ``p_value`` bounds the chance of attributing an image without this concept's mark
-    this strongly (decoder p-value times the number of regions tried); ``region`` is the best
+    region; ``p_value`` bounds the chance of a match this close in an image without this
+    registry's marks (over all its concepts and all regions tried); ``region`` is the best
     region and ``regions`` every region the concept was found in.
     """
 
@@ -61,40 +61,46 @@ class AttributionReport:
         return out
 
 
-def attribute_image(image: Image.Image, registry: Registry) -> tuple[list[ConceptHit], int]:
-    """Concepts of ``registry`` found in ``image``, most likely first, and the number of regions tried."""
+def attribute_image(
+    image: Image.Image, registry: Registry, codebook: CodeBook | None = None
+) -> tuple[list[ConceptHit], int]:
+    """Concepts of ``registry`` found in ``image``, most likely first, and the number of regions tried.
+
+    Pass ``codebook`` (``CodeBook.from_registry``) when attributing many images.
+    """
     width, height = image.size
     regions = candidate_regions(width, height)
     if not regions:
         raise WatermarkError(f"image {width}x{height} is too small to carry a concept mark (128 px minimum)")
-    key = registry.watermark_key
+    codebook = codebook if codebook is not None else CodeBook.from_registry(registry)
     hits: dict[int, ConceptHit] = {}
     for region in regions:
-        result = read_region(image, region, key)
-        concept = registry.concept_for_payload(result.payload) if result.detected else None
-        if concept is None:
+        found = codebook.match(region_logits(image, region), tests=len(regions))
+        if found is None or found.p_value > DEFAULT_P_THRESHOLD:
             continue
-        p = min(1.0, result.p_value * len(regions))
-        confidence = 1.0 - (result.errors_corrected or 0) / RAW_BITS
-        hit = hits.get(concept.index)
+        hit = hits.get(found.index)
         if hit is None:
-            hits[concept.index] = ConceptHit(
-                concept.name, confidence, p, region.name, [region.name], concept.owner, concept.licence
+            concept = registry.by_index(found.index)
+            assert concept is not None, "codebook out of date"
+            hits[found.index] = ConceptHit(
+                concept.name, found.confidence, found.p_value, region.name, [region.name], concept.owner, concept.licence
             )
             continue
         hit.regions.append(region.name)
-        if (p, -confidence) < (hit.p_value, -hit.confidence):
-            hit.p_value, hit.confidence, hit.region = p, confidence, region.name
+        if (found.p_value, -found.confidence) < (hit.p_value, -hit.confidence):
+            hit.p_value, hit.confidence, hit.region = found.p_value, found.confidence, region.name
     ranked = sorted(hits.values(), key=lambda h: (h.p_value, -h.confidence, h.name))
     return ranked, len(regions)
 
 
-def attribute_file(path: str | os.PathLike[str], registry: Registry) -> AttributionReport:
+def attribute_file(
+    path: str | os.PathLike[str], registry: Registry, codebook: CodeBook | None = None
+) -> AttributionReport:
     """Attribute one image file; failures are reported in the result, not raised."""
     report = AttributionReport(str(path))
     try:
         image = load_image(Path(path)).image
-        report.concepts, report.regions_tried = attribute_image(image, registry)
+        report.concepts, report.regions_tried = attribute_image(image, registry, codebook)
     except ProvmarkError as exc:
         report.error = str(exc)
     return report
