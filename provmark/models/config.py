@@ -20,7 +20,9 @@ class ModelConfig:
     texture. ``decoder_width`` is the channel width of the decoder's whitening network. The
     decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
     every pair of off-diagonal affine terms from ``shears`` (to undo small rotations of any
-    aspect ratio, which a squash-resize turns into unequal shears); best match wins.
+    aspect ratio, which a squash-resize turns into unequal shears); best match wins. The search
+    runs only when the identity alignment's mean squared z-score is below ``search_threshold``
+    (it is about 1 where nothing is embedded).
     ``cancel_steps`` rounds of host-interference cancellation (0 turns it off) each remove
     ``cancel_fraction`` of the measured interference.
     """
@@ -36,6 +38,7 @@ class ModelConfig:
     cancel_steps: int = 1
     zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
     shears: tuple[float, ...] = tuple(round(0.015 * i, 3) for i in range(-4, 5))
+    search_threshold: float = 1.4
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict."""

@@ -74,10 +74,18 @@ class WatermarkModel(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(1.0))
         self.logit_bias = nn.Parameter(torch.zeros(n))
         self.register_buffer("thetas", alignment_thetas(config), persistent=False)
+        self._cache: tuple[tuple[int, int], torch.Tensor] | None = None
 
     def _unit_patterns(self) -> torch.Tensor:
+        """Zero-mean, unit-RMS patterns ``[L,g,g]``; cached while the patterns are frozen."""
+        frozen = not (torch.is_grad_enabled() and self.patterns.requires_grad)
+        key = (self.patterns._version, self.patterns.data_ptr())
+        if frozen and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         p = self.patterns - self.patterns.mean(dim=(1, 2), keepdim=True)
-        return p / p.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-8).sqrt()
+        p = p / p.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-8).sqrt()
+        self._cache = (key, p.detach()) if frozen else None
+        return p
 
     def _aligned(self, w: torch.Tensor) -> torch.Tensor:
         """Whitened maps ``[B,1,g,g]`` resampled under every alignment: ``[B,K,g,g]``."""
@@ -117,19 +125,31 @@ class WatermarkModel(nn.Module):
             residual = self._masked(images_s, coefficients)
         return residual
 
+    def _correlate(self, maps: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+        """z-scores ``[B,K,L]`` of whitened maps ``[B,K,h,w]`` against patterns ``[L,h,w]``."""
+        norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
+        return torch.einsum("bkhw,lhw->bkl", maps, patterns) / norms.unsqueeze(2)
+
     def z_scores(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
         """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each pattern over
-        the aligned map's norm (about N(0,1) where nothing is embedded).
+        the map's norm (about N(0,1) where nothing is embedded).
 
-        With ``search`` every configured alignment is tried and, per image, the one with the
-        largest mean squared z-score is kept; without it only the identity alignment is used.
+        The identity alignment is tried first. With ``search``, images whose mean squared
+        z-score stays below ``search_threshold`` (cropped, rotated or unmarked) try every
+        configured alignment and keep the one with the largest mean squared z-score.
         """
         w = self.whitener(images_s)
-        aligned = self._aligned(w) if search else w
-        norms = aligned.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
-        z = torch.einsum("bkhw,lhw->bkl", aligned, self._unit_patterns()) / norms.unsqueeze(2)
-        best = z.pow(2).mean(dim=2).argmax(dim=1)
-        return z[torch.arange(z.shape[0]), best]
+        patterns = self._unit_patterns()
+        z = self._correlate(w, patterns)[:, 0]
+        if not search:
+            return z
+        weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
+        if len(weak):
+            candidates = self._correlate(self._aligned(w[weak]), patterns)
+            best = candidates.pow(2).mean(dim=2).argmax(dim=1)
+            z = z.clone()
+            z[weak] = candidates[torch.arange(len(weak)), best]
+        return z
 
     def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
         """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1]: scaled
