@@ -36,7 +36,7 @@ def test_only_this_registrys_codes_are_attributed(tmp_path: Path, photo_paths: l
         assert [(h.name, h.region, h.owner, h.licence) for h in report.concepts] == [
             ("alice", "full", "Alice A.", "CC-BY")]  # fmt: skip
         hit = report.concepts[0]
-        assert 0.9 <= hit.confidence <= 1 and 0 <= hit.p_value <= 1e-6 * report.regions_tried
+        assert 0.75 <= hit.confidence <= 1 and 0 <= hit.p_value <= 1e-6 * report.regions_tried
         assert report.regions_tried == len(candidate_regions(*Image.open(ours).size)) >= 10
         assert attribute_file(ours, b).concepts == []
         assert attribute_file(stray, a).concepts == []

@@ -18,7 +18,7 @@ from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
 from provmark.concepts.layout import candidate_regions
-from provmark.concepts.marker import region_logits
+from provmark.concepts.marker import one_torch_thread, region_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import ProvmarkError, WatermarkError
 from provmark.io import load_image
@@ -74,8 +74,10 @@ def attribute_image(
         raise WatermarkError(f"image {width}x{height} is too small to carry a concept mark (128 px minimum)")
     codebook = codebook if codebook is not None else CodeBook.from_registry(registry)
     hits: dict[int, ConceptHit] = {}
-    for region in regions:
-        found = codebook.match(region_logits(image, region), tests=len(regions))
+    with one_torch_thread():
+        readings = [(region, region_logits(image, region)) for region in regions]
+    for region, logits in readings:
+        found = codebook.match(logits, tests=len(regions))
         if found is None or found.p_value > DEFAULT_P_THRESHOLD:
             continue
         hit = hits.get(found.index)
