@@ -31,6 +31,16 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def ceiling_table(ceiling: list[dict]) -> str:
+    """Markdown rows: how many of each variant's own training images (at training resolution) each mark attributes."""
+    rows = ["| training data of | images | product mark top-1 / attributed | concept channel top-1 / attributed |",
+            "|---|---|---|---|"]
+    for c in ceiling:
+        rows.append(f"| {c['variant']} | {c['images']} | {c['product_mark_accuracy']:.1%} / {c['product_mark_attributed']:.1%} "
+                    f"| {c['concept_channel_accuracy']:.1%} / {c['concept_channel_attributed']:.1%} |")
+    return "\n".join(rows)
+
+
 def sample_grid(samples: dict[str, Path], concepts: int, per_concept: int, path: Path, columns: int = 8) -> None:
     """A PNG grid: for each variant, one row per concept of its first ``columns`` samples."""
     tiles: list[list[Image.Image]] = []

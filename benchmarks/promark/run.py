@@ -41,12 +41,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny run on tests/data (CI)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out with its config.json")
     p.add_argument("--setting", choices=("lookalike", "distinct"), default="lookalike")
-    p.add_argument("--data", type=Path, default=SHARED, help="../shared/data or a folder of photos")
+    p.add_argument("--data", type=Path, help="../shared/data (default) or a folder of photos")
     p.add_argument("--concepts", type=int, default=8)
     p.add_argument("--per-concept", type=int, default=200)
     p.add_argument("--res", type=int, default=32, help="training resolution (px)")
     p.add_argument("--strength", type=float, default=1.0, help="product mark strength (provmark mark)")
-    p.add_argument("--variants", default="control,chan8", help="control, mark, chan<A> (comma-separated)")
+    p.add_argument("--variants", help="control, mark, chan<A>, comma-separated (default control,chan8)")
     p.add_argument("--steps", type=int, help="training steps per variant (default 3000)")
     p.add_argument("--samples", type=int, default=50, help="samples per concept")
     p.add_argument("--ddim-steps", type=int, default=50)
@@ -67,18 +67,21 @@ def load_config(args: argparse.Namespace) -> RunConfig:
         saved = json.loads(path.read_text())
         saved["widths"] = tuple(saved["widths"])
         cfg = RunConfig(**saved)
-        if args.steps:
-            cfg.steps = args.steps
+        cfg.steps = args.steps or cfg.steps
+        cfg.data = str(args.data or cfg.data)  # the data may live elsewhere on the resuming machine
+        cfg.variants = args.variants.split(",") if args.variants else cfg.variants
     elif path.exists():
         sys.exit(f"promark: {args.out} holds a run already: use --resume, or another --out")
     elif args.smoke:
         cfg = smoke_config()
     else:
-        cfg = RunConfig(setting=args.setting, data=str(args.data), concepts=args.concepts, per_concept=args.per_concept,
-                        res=args.res, strength=args.strength, variants=args.variants.split(","),
+        variants = (args.variants or "control,chan8").split(",")
+        cfg = RunConfig(setting=args.setting, data=str(args.data or SHARED), concepts=args.concepts,
+                        per_concept=args.per_concept, res=args.res, strength=args.strength, variants=variants,
                         steps=args.steps or 3000, samples=args.samples, ddim_steps=args.ddim_steps)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    if not args.train_only:  # children read it concurrently: only the parent writes
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     return cfg
 
 
@@ -99,7 +102,7 @@ def train_all(cfg: RunConfig, args: argparse.Namespace, names: list[str]) -> Non
     while pending or running:
         while pending and len(running) < max(1, args.jobs):
             variant = pending.pop(0)
-            log(args.out, f"training {variant} to step {cfg.steps}")
+            log(args.out, f"training {variant} to step {cfg.steps}, then sampling {cfg.samples} per concept")
             running.append((variant, subprocess.Popen([*base, variant, *extra], cwd=HERE.parents[1])))
         time.sleep(0.5)
         for item in list(running):
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.train_only:
         names = sorted(json.loads((args.out / "concepts.json").read_text()))
         step = pipeline.train_variant(cfg, args.out, names, args.train_only, args.minutes)
-        print(f"{args.train_only}: step {step}", flush=True)
+        pipeline.sample_variant(cfg, args.out, names, args.train_only)  # here, so variants sample in parallel
+        print(f"{args.train_only}: step {step}, sampled", flush=True)
         return
     log(args.out, f"data: {cfg.setting}, {cfg.concepts} concepts x {cfg.per_concept}, marking at strength {cfg.strength}")
     names = pipeline.prepare_data(cfg, args.out, args.jobs)
@@ -125,11 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     for variant in cfg.variants:
         pipeline.training_images(cfg, args.out, names, variant)
     ceiling_file = args.out / "ceiling.json"
-    if ceiling_file.exists():
-        ceiling = json.loads(ceiling_file.read_text())
-    else:
-        ceiling = [pipeline.data_ceiling(cfg, args.out, names, v, args.ceiling) for v in cfg.variants]
-        ceiling_file.write_text(json.dumps(ceiling, indent=2) + "\n")
+    known = {c["variant"]: c for c in json.loads(ceiling_file.read_text())} if ceiling_file.exists() else {}
+    ceiling = [known.get(v) or pipeline.data_ceiling(cfg, args.out, names, v, args.ceiling) for v in cfg.variants]
+    ceiling_file.write_text(json.dumps(ceiling, indent=2) + "\n")
     log(args.out, f"data ceiling: {json.dumps(ceiling)}")
     if args.data_only:
         return
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             f"FD {scores['quality_fd']:.3f}")
         report.confusion_png(scores["concept_channel"]["confusion"], names, args.out / f"confusion-{variant}-channel.png")
     report.write_json(results, args.out / "results.json")
-    (args.out / "table.md").write_text(report.table(results) + "\n")
+    (args.out / "table.md").write_text(report.table(results) + "\n\n" + report.ceiling_table(ceiling) + "\n")
     report.sample_grid({v: args.out / "samples" / f"{v}.pt" for v in cfg.variants}, len(names), cfg.samples,
                        args.out / "samples.png")
     log(args.out, "done: results.json, table.md, samples.png, confusion-*.png")
