@@ -126,11 +126,15 @@ def ssim(a: Image.Image, b: Image.Image) -> float:
 def model_version() -> dict[str, str]:
     weights = resources.files("provmark.models") / "weights" / "default.pt"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    commit = subprocess.run(
-        ["git", "log", "-1", "--format=%h %cI", "--", "provmark/models/weights/default.pt"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    ).stdout.strip()
-    return {"name": "default", "weights_sha256": digest, "weights_commit": commit or "uncommitted"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    path = "provmark/models/weights/default.pt"
+    commit = git("log", "-1", "--format=%h %cI", "--", path)
+    if git("status", "--porcelain", "--", path):
+        commit = f"uncommitted (after {commit or 'nothing'})"
+    return {"name": "default", "weights_sha256": digest, "weights_commit": commit or "unknown"}
 
 
 def median_ms(fn, runs: int) -> float:
