@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provmark.concepts.layout import LAYOUTS, candidate_regions, checked_regions, choose_layout, regions
+from provmark.concepts.layout import LAYOUTS, candidate_regions, checked_regions, choose_layout, regions, search_weight
 from provmark.errors import WatermarkError
 
 
@@ -40,3 +40,10 @@ def test_candidate_regions_skip_small_and_duplicate_regions() -> None:
     names = [r.name for r in candidate_regions(512, 380)]  # 380 / 3 < 128 rows: no stacked thirds
     assert "top-third" not in names and "bottom" in names and len(names) == 12
     assert [r.name for r in candidate_regions(200, 200)] == ["full"]
+
+
+def test_search_weights_spend_the_false_attribution_budget_once() -> None:
+    for size in ((512, 384), (300, 300), (2000, 1000)):
+        found = candidate_regions(*size)
+        assert sum(1 / search_weight(r, len(found)) for r in found) == pytest.approx(1.0)
+    assert search_weight(candidate_regions(200, 200)[0], 1) == 1

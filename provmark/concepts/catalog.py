@@ -17,12 +17,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from provmark.concepts.codebook import CodeBook
 from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, one_torch_thread, output_path
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
+
+if TYPE_CHECKING:  # imported when needed: it loads the watermark model code
+    from provmark.concepts.codebook import CodeBook
 
 #: File name endings treated as catalog images (content decides the format when read).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
@@ -173,7 +176,11 @@ def mark_catalog(
             yield MarkJob(rel, str(src_path), str(out), names, tuple(c.index for c in found), payloads)
 
     clean_partial_outputs(dest)
-    codebook = CodeBook.from_registry(registry) if options.verify else None
+    codebook = None
+    if options.verify:
+        from provmark.concepts.codebook import CodeBook
+
+        codebook = CodeBook.from_registry(registry)
     for result in run_jobs(planned(), registry.watermark_key, options, jobs, codebook):
         if result.record is not None:
             registry.record_image(result.record)

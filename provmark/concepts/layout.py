@@ -91,3 +91,14 @@ def candidate_regions(width: int, height: int) -> list[Region]:
             if right - left >= MIN_REGION and bottom - top >= MIN_REGION and region.box not in seen:
                 seen[region.box] = region
     return list(seen.values())
+
+
+def search_weight(region: Region, candidates: int) -> int:
+    """Bonferroni factor of one region when ``candidates`` regions are searched for one answer.
+
+    The whole image (the usual case) gets half the false-attribution budget and the other
+    regions share the other half, so the factors' inverses sum to 1.
+    """
+    if candidates <= 1:
+        return 1
+    return 2 if region.name == "full" else 2 * (candidates - 1)

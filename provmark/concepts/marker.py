@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from provmark.concepts.layout import Region, candidate_regions, checked_regions
+from provmark.concepts.layout import Region, candidate_regions, checked_regions, search_weight
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
 from provmark.io import encode_like, load_image, write_bytes_atomic
@@ -160,9 +160,9 @@ def check_marks(data: bytes, regions: Sequence[Region], job: MarkJob, codebook: 
     from provmark.concepts.codebook import DEFAULT_P_THRESHOLD
 
     image = load_image(data).image
-    tests = len(candidate_regions(*image.size))
+    searched = len(candidate_regions(*image.size))
     for region, name, index in zip(regions, job.concepts, job.indexes):
-        found = codebook.match(region_logits(image, region), tests=tests)
+        found = codebook.match(region_logits(image, region), tests=search_weight(region, searched))
         if found is None or found.index != index or found.p_value > DEFAULT_P_THRESHOLD:
             where = "" if region.name == "full" else f" in region {region.name}"
             p = f" (p={found.p_value:.2g})" if found is not None else ""

@@ -4,7 +4,8 @@ The whole image and every region of the standard layouts (see
 :mod:`provmark.concepts.layout`) are read by the watermark decoder and matched against the
 registry's concept codes (:mod:`provmark.concepts.codebook`). A region is attributed to its
 closest concept when the chance of so close a match without the mark, over all concepts and
-all regions tried, is at most 1e-6.
+all regions tried, is at most 1e-6 (the whole image gets half of that budget, the layout
+regions share the other half).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
-from provmark.concepts.layout import candidate_regions
+from provmark.concepts.layout import candidate_regions, search_weight
 from provmark.concepts.marker import one_torch_thread, region_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import ProvmarkError, WatermarkError
@@ -77,7 +78,7 @@ def attribute_image(
     with one_torch_thread():
         readings = [(region, region_logits(image, region)) for region in regions]
     for region, logits in readings:
-        found = codebook.match(logits, tests=len(regions))
+        found = codebook.match(logits, tests=search_weight(region, len(regions)))
         if found is None or found.p_value > DEFAULT_P_THRESHOLD:
             continue
         hit = hits.get(found.index)
