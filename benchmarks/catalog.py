@@ -274,6 +274,7 @@ def main() -> None:
     result = {
         "catalog": {**sizes, "concepts": CONCEPTS, "photos": str(photos)},
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
+        "model": (ROOT / "provmark" / "models" / "weights" / "default.md").read_text().splitlines()[:3],
         "passes": passes, "throughput_ratio_mark_over_plain": ratios,
         "attribution_jpeg75": attributed, "kill_and_resume": resume,
     }  # fmt: skip
