@@ -202,6 +202,7 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
         "channel_bit_accuracy": metrics.bit_accuracy(chan_logits, bits),
         "similarity_baseline": asdict(metrics.attribution(labels.tolist(), similar, names)),
         "quality_fd": metrics.quality(samples, reference),
+        "training_data_fd": metrics.quality(train_x, reference),  # what the mark alone costs, before any model
     }
 
 
