@@ -68,7 +68,7 @@ class Provmark:
         logits = watermark_logits(image)
         result = detect(logits, self.key)
         truth = raw_bits(np.packbits(payload).tobytes(), self.key)
-        accuracy = float(np.mean((logits > 0).astype(np.uint8) == truth))
+        accuracy = float(np.mean((logits[0] > 0).astype(np.uint8) == truth))  # the model's own reading
         exact = result.detected and result.payload == np.packbits(payload).tobytes()
         return Reading(exact, accuracy, result.detected, detect(logits, self.wrong_key).detected)
 

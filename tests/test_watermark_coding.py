@@ -143,3 +143,17 @@ def test_random_logits_never_detect() -> None:
         p_values.append(result.p_value)
     # The bound is conservative: p-values under the null are not concentrated near zero.
     assert np.mean(np.array(p_values) < 0.01) < 0.01
+
+
+def test_several_views_pay_a_bonferroni_factor() -> None:
+    rng = np.random.default_rng(7)
+    payload = rng.bytes(8)
+    clean = _logits(raw_bits(payload, KEY))
+    one = detect(clean, KEY)
+    two = detect(np.stack([rng.normal(0, 1, 128), clean]), KEY)
+    assert two.detected and two.payload == payload
+    assert two.p_value == pytest.approx(2 * one.p_value)
+    assert two.bit_confidence == one.bit_confidence  # confidences of the view that decoded
+    for _ in range(300):
+        result = detect(rng.normal(0, 2, (3, 128)), KEY)
+        assert not result.detected and result.payload is None

@@ -41,19 +41,27 @@ def raw_bits(payload: bytes, key: bytes) -> np.ndarray:
 
 
 def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRESHOLD) -> DecodeResult:
-    """Decide from the model's 128 raw logits whether they carry a mark made with ``key``."""
-    raw = np.asarray(raw_logits, dtype=np.float64).reshape(-1)
-    if raw.size != RAW_BITS:
-        raise WatermarkError(f"a watermark decoder gives {RAW_BITS} logits, got {raw.size}")
-    confidence = (1.0 / (1.0 + np.exp(-np.abs(raw)))).tolist()
-    logits = scrambler_for(key).descramble_logits(raw)
-    best: tuple[float, int, bytes] | None = None
-    for candidate in decode_candidates(logits):
-        p, distance = p_value(logits, candidate.bits)
-        if best is None or p < best[0]:
-            best = (p, distance, candidate.payload)
+    """Decide from the model's raw logits whether they carry a mark made with ``key``.
+
+    ``raw_logits`` is ``[128]`` or ``[V,128]``: V decoder views of the same image (e.g. with and
+    without the model's alignment search). The best view wins and its p-value is multiplied
+    by V (Bonferroni), so the bound holds whichever view is chosen.
+    """
+    views = np.atleast_2d(np.asarray(raw_logits, dtype=np.float64))
+    if views.ndim != 2 or views.shape[1] != RAW_BITS:
+        raise WatermarkError(f"a watermark decoder gives {RAW_BITS} logits per view, got shape {views.shape}")
+    scrambler = scrambler_for(key)
+    best: tuple[float, int, bytes, int] | None = None
+    for index, raw in enumerate(views):
+        logits = scrambler.descramble_logits(raw)
+        for candidate in decode_candidates(logits):
+            p, distance = p_value(logits, candidate.bits)
+            if best is None or p < best[0]:
+                best = (p, distance, candidate.payload, index)
+    chosen = views[best[3] if best else 0]
+    confidence = (1.0 / (1.0 + np.exp(-np.abs(chosen)))).tolist()
     if best is None:
         return DecodeResult(False, None, 1.0, confidence, None)
-    p, distance, payload = best
+    p = min(1.0, best[0] * len(views))
     detected = p <= threshold
-    return DecodeResult(detected, payload if detected else None, p, confidence, distance)
+    return DecodeResult(detected, best[2] if detected else None, p, confidence, best[1])

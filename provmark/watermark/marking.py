@@ -7,6 +7,8 @@ the image's own integer precision (8 or 16 bits). Decoding squash-resizes and re
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from PIL import Image
@@ -51,12 +53,20 @@ def embed_watermark(
 
 
 def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarray:
-    """The model's 128 raw bit logits for ``image`` (> 0 means bit 1)."""
+    """Raw bit logits ``[V,128]`` of ``image`` (> 0 means bit 1), one row per decoder view.
+
+    Row 0 is the model's own reading. A model whose ``decode_logits`` has a ``search`` switch
+    (alignment search for crops and rotations) is also read without it: the search can lock
+    onto the host image's own texture, and the unaligned reading then still holds the mark.
+    """
     net = _model(model)
     planes = split_image(image)
     with torch.inference_mode():
-        logits = net.decode_logits(internal_image(planes, net.config.size))
-    return logits[0].double().numpy()
+        small = internal_image(planes, net.config.size)
+        views = [net.decode_logits(small)]
+        if "search" in inspect.signature(net.decode_logits).parameters:
+            views.append(net.decode_logits(small, search=False))
+    return torch.cat(views).double().numpy()
 
 
 def decode_watermark(
