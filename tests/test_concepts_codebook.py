@@ -32,3 +32,14 @@ def test_codebook_tolerates_many_errors_and_never_fires_on_noise(tmp_path: Path)
     assert min(noise) > 1e-6  # unmarked readings: nothing attributed
     assert book.match(_reading(book.codes[5], 55, rng)).p_value > 1e-6  # too damaged: not claimed
     assert CodeBook([], np.zeros((0, 128))).match(rng.normal(0, 1, 128)) is None
+
+
+def test_several_views_best_one_counts_and_pays_for_the_search(tmp_path: Path) -> None:
+    with Registry.create(tmp_path / "r.db") as reg:
+        reg.add([ConceptSpec(f"c{i}") for i in range(40)])
+        book = CodeBook.from_registry(reg)
+    rng = np.random.default_rng(1)
+    good = _reading(book.codes[7], 12, rng)
+    one = book.match(good)
+    both = book.match(np.stack([rng.normal(0, 1, 128), good]))
+    assert both.index == 7 and both.distance == 12 and both.p_value == 2 * one.p_value

@@ -60,14 +60,20 @@ class CodeBook:
         return len(self.indexes)
 
     def match(self, logits: np.ndarray, tests: int = 1) -> CodeMatch | None:
-        """The closest concept to 128 raw ``logits`` (> 0 reads 1), or None for an empty book.
+        """The closest concept to raw ``logits`` (> 0 reads 1), or None for an empty book.
 
-        ``tests`` is how many readings are searched for one answer (e.g. regions of one image):
-        the bound is multiplied by it.
+        ``logits`` is one reading of 128 bits or several (``[V, 128]``, e.g. decoder views);
+        the best reading counts and the bound is multiplied by their number and by ``tests``,
+        how many readings are searched for one answer (e.g. regions of one image).
         """
         if not self.indexes:
             return None
-        logits = np.asarray(logits, dtype=np.float64).reshape(CODE_BITS)
+        views = np.asarray(logits, dtype=np.float64).reshape(-1, CODE_BITS)
+        found = min((self._match_one(view) for view in views), key=lambda m: (m.p_value, m.distance))
+        p_value = min(1.0, found.p_value * tests * len(views))
+        return CodeMatch(found.index, found.distance, p_value)
+
+    def _match_one(self, logits: np.ndarray) -> CodeMatch:
         weights = np.abs(logits)
         wrong = self.codes != (logits > 0)
         costs = wrong.astype(np.float64) @ weights
@@ -76,5 +82,4 @@ class CodeBook:
         count = len(self.indexes)
         hard = count * sum(math.comb(CODE_BITS, i) for i in range(distance + 1))
         soft = count * count_light_subsets(weights, float(costs[best]))
-        p_value = min(1.0, tests * 2.0 * math.ldexp(min(hard, soft), -CODE_BITS))
-        return CodeMatch(self.indexes[best], distance, p_value)
+        return CodeMatch(self.indexes[best], distance, min(1.0, 2.0 * math.ldexp(min(hard, soft), -CODE_BITS)))

@@ -75,7 +75,7 @@ def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key
 
 
 def region_logits(image: Image.Image, region: Region) -> np.ndarray:
-    """The watermark decoder's 128 raw logits for one region of ``image``."""
+    """The watermark decoder's raw logits (``[views, 128]``) for one region of ``image``."""
     from provmark.watermark.marking import watermark_logits
 
     whole = region.box == (0, 0, *image.size)
