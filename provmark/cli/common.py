@@ -52,16 +52,17 @@ class FailureLog:
 
     def record(self, path: str, reason: str) -> None:
         """Remember that ``path`` failed, and say so at once on stderr."""
-        self.failures.append((path, reason))
-        click.echo(f"provmark: error: {reason}", err=True)
+        line = reason if reason.startswith(path) else f"{path}: {reason}"
+        self.failures.append((path, line))
+        click.echo(f"provmark: error: {line}", err=True)
 
     def summary(self) -> int:
         """Print the failure list (if any) and return the exit code it implies."""
         if not self.failures:
             return EXIT_OK
         click.echo(f"provmark: {len(self.failures)} of {self.total} file(s) failed:", err=True)
-        for path, reason in self.failures:
-            click.echo(f"  {reason}" if reason.startswith(path) else f"  {path}: {reason}", err=True)
+        for _, line in self.failures:
+            click.echo(f"  {line}", err=True)
         return EXIT_FAILED
 
 
