@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, result in previous["methods"].items():
             if name not in wanted:
                 report["methods"][name] = result
-                notes.append(f"{name} results reused from the run at {previous['run_at']}")
+                notes.append(f"{name} results reused from the run at {result.get('run_at', previous['run_at'])}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     provmark = Provmark(args.strength, args.seed)
     # Baselines are built only after provmark is timed: onnxruntime threads disturb timings.
@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         result["timing_ms"] = timing(method, photos[0], runs, np.random.default_rng(args.seed), torch.get_num_threads())
         if name == "provmark":  # one thread does not stall behind other jobs on a loaded machine
             result["timing_ms_1_thread"] = timing(method, photos[0], runs, np.random.default_rng(args.seed), 1)
+        result["run_at"] = report["run_at"]
         report["methods"][name] = result
     if "provmark" in wanted:
         notes.append(f"residual picture: {save_residual(provmark, photos, setup['photos'], 20.0)}")
