@@ -167,12 +167,15 @@ def attribute_folder(folder: Path, registry: Path, names: list[str]) -> tuple[li
     return truth, predicted
 
 
-def channel_attribution(images: list[Image.Image], reg: Registry, names: list[str], grid: int) -> tuple[list[int | None], np.ndarray]:
-    """Top-1 concept channel attribution among the registry's concepts, and the raw logits."""
+def channel_attribution(
+    images: list[Image.Image], reg: Registry, names: list[str], grid: int
+) -> tuple[list[int | None], list[int], np.ndarray]:
+    """Concept channel top-1 among the registry's concepts: attributed (p <= 1e-6), forced choice, raw logits."""
     key = reg.watermark_key
     payloads = [reg.payload(reg.require(n)) for n in names]
     matches = [match_codes(im, key, payloads, grid) for im in images]
-    return [m.index for m in matches], np.stack([channel_logits(im, key, grid) for im in images])
+    forced = [int(np.argmax(m.z)) for m in matches]
+    return [m.index for m in matches], forced, np.stack([channel_logits(im, key, grid) for im in images])
 
 
 def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, sample_dir: Path) -> dict:
@@ -185,11 +188,11 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
     truth, product = attribute_folder(sample_dir, registry, names)
     images = to_images(samples)
     with Registry.open(registry) as reg:
-        chan_pred, chan_logits = channel_attribution(images, reg, names, cfg.res)
+        chan_pred, chan_forced, chan_logits = channel_attribution(images, reg, names, cfg.res)
         key = reg.watermark_key
         bits = np.stack([raw_bits(reg.payload(reg.require(names[y])), key) for y in labels.tolist()])
     big = [im.resize((MARK_SIZE, MARK_SIZE), Image.Resampling.BICUBIC) for im in images]
-    product_logits = np.stack([watermark_logits(im) for im in big])
+    product_logits = np.stack([np.atleast_2d(watermark_logits(im))[0] for im in big])  # row 0: the model's own view
     similar = metrics.nearest_concept(samples, train_x, train_y)
     ckpt = torch.load(out / "models" / variant / "ckpt.pt", map_location="cpu", weights_only=False)
     return {
@@ -199,6 +202,7 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
         "product_mark": asdict(metrics.attribution(truth, product, names)),
         "product_bit_accuracy": metrics.bit_accuracy(product_logits, bits),
         "concept_channel": asdict(metrics.attribution(labels.tolist(), chan_pred, names)),
+        "concept_channel_forced_choice": metrics.attribution(labels.tolist(), chan_forced, names).accuracy,
         "channel_bit_accuracy": metrics.bit_accuracy(chan_logits, bits),
         "similarity_baseline": asdict(metrics.attribution(labels.tolist(), similar, names)),
         "quality_fd": metrics.quality(samples, reference),
@@ -221,7 +225,7 @@ def data_ceiling(cfg: RunConfig, out: Path, names: list[str], variant: str, limi
         to_images(images[i : i + 1])[0].resize((MARK_SIZE, MARK_SIZE), Image.Resampling.BICUBIC).save(path)
     truth, product = attribute_folder(folder, out / "registry.db", names)
     with Registry.open(out / "registry.db") as reg:
-        chan, _ = channel_attribution(to_images(images[pick]), reg, names, cfg.res)
+        chan, _, _ = channel_attribution(to_images(images[pick]), reg, names, cfg.res)
     return {
         "variant": variant,
         "images": len(truth),
