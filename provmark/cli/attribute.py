@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, echo_json, one_line_errors
+from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
 from provmark.concepts.codebook import CodeBook
@@ -46,19 +46,20 @@ def attribute(inputs: tuple[Path, ...], registry_path: Path, as_json: bool) -> N
     and p-value (chance of a false attribution). Exit 0 if every input carries a concept,
     3 if some carries none, 1 if some could not be read.
     """
-    failed = unattributed = 0
+    failures = FailureLog()
+    unattributed = 0
     with Registry.open(registry_path) as reg, one_torch_thread():
         codebook = CodeBook.from_registry(reg)
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
         for path in _inputs(inputs):
+            failures.total += 1
             report = attribute_file(path, reg, codebook)
             if report.error is not None:
-                click.echo(f"provmark: error: {report.error}", err=True)
-            failed += report.error is not None
+                failures.record(str(path), report.error)
             unattributed += report.error is None and not report.concepts
             if as_json:
                 echo_json(report.to_json())
             else:
                 click.echo(_row(report))
-    sys.exit(EXIT_FAILED if failed else EXIT_NEGATIVE if unattributed else EXIT_OK)
+    sys.exit(failures.summary() or (EXIT_NEGATIVE if unattributed else EXIT_OK))
