@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import c2pa
@@ -180,14 +181,8 @@ def test_thumbnail_flag_adds_thumbnail(keys: KeyPaths, photo_paths: list[Path]) 
     assert len(with_thumb.manifest_store) > len(without.manifest_store) + 5000
 
 
-def test_own_encrypted_key_and_chain(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
-    private = serialization.load_pem_private_key(keys.key.read_bytes(), None)
-    encrypted = tmp_path / "enc.key"
-    encrypted.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret")
-        )
-    )
+def test_own_encrypted_key_and_chain(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path, encrypted_key: Callable[[Path, bytes], Path]) -> None:
+    encrypted = encrypted_key(keys.key, b"s3cret")
     base = ["sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted)]
     runner = CliRunner()
     ok = runner.invoke(main, base, env={"PROVMARK_KEY_PASSWORD": "s3cret"})

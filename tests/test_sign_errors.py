@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
 from PIL import Image
 
 from provmark.c2pa import init_keys
@@ -80,14 +80,8 @@ def test_mismatched_key_and_certificate(keys: KeyPaths, photo_paths: list[Path],
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_wrong_and_missing_password(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
-    private = serialization.load_pem_private_key(keys.key.read_bytes(), None)
-    encrypted = tmp_path / "enc.key"
-    encrypted.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"right")
-        )
-    )
+def test_wrong_and_missing_password(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path, encrypted_key: Callable[[Path, bytes], Path]) -> None:
+    encrypted = encrypted_key(keys.key, b"right")
     args = ("sign", "--no-watermark", str(photo_paths[0]), "--out", str(tmp_path / "out"), "--cert", str(keys.chain), "--key", str(encrypted))
     wrong = run(*args, "--key-password", "wrong")
     assert wrong.exit_code == 1
