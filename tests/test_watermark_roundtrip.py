@@ -33,6 +33,12 @@ def marked(photos: list[Image.Image]) -> list[tuple[bytes, Image.Image]]:
     return [(payload, embed_watermark(im, payload, KEY)) for im, payload in ((im, rng.bytes(8)) for im in photos)]
 
 
+def _centre_crop(image: Image.Image, area: float) -> Image.Image:
+    w, h = round(image.width * area**0.5), round(image.height * area**0.5)
+    left, top = (image.width - w) // 2, (image.height - h) // 2
+    return image.crop((left, top, left + w, top + h))
+
+
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
     buf = io.BytesIO()
     image.save(buf, format="JPEG", quality=quality)
@@ -46,8 +52,10 @@ def _psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def test_clean_round_trip(photos: list[Image.Image], marked: list[tuple[bytes, Image.Image]]) -> None:
-    for original, (payload, image) in zip(photos, marked):
-        assert _psnr(original, image) >= 40
+    psnrs = [_psnr(original, image) for original, (_, image) in zip(photos, marked)]
+    assert min(psnrs) >= 38.4  # the bound by construction: unit RMS 0.0075 at the closed loop's maximum 1.6
+    assert np.mean(psnrs) >= 42
+    for payload, image in marked:
         result = decode_watermark(image, KEY)
         assert result.detected and result.payload == payload and result.p_value <= 1e-6
         assert 0 <= result.errors_corrected <= 20
@@ -86,3 +94,15 @@ def test_unmarked_and_noise_images_do_not_detect(photos: list[Image.Image]) -> N
     for image in images:
         result = decode_watermark(image, KEY)
         assert not result.detected and result.payload is None
+
+
+@pytest.mark.parametrize("attack", ["crop80", "rotate2", "rotate-2"])
+def test_crop_and_small_rotation_are_undone(marked: list[tuple[bytes, Image.Image]], attack: str) -> None:
+    """The alignment search (grid plus refinement) and the closed-loop strength recover these."""
+    for payload, image in marked:
+        if attack == "crop80":
+            attacked = _centre_crop(image, 0.8)
+        else:
+            attacked = image.rotate(float(attack.removeprefix("rotate")), resample=Image.Resampling.BICUBIC)
+        result = decode_watermark(attacked, KEY)
+        assert result.detected and result.payload == payload, attack

@@ -9,7 +9,7 @@ import click
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
 from provmark.errors import OutputError, ProvmarkError
 from provmark.io import encode_like, load_image, write_bytes_atomic
-from provmark.watermark import PAYLOAD_BYTES, decode_watermark, embed_watermark
+from provmark.watermark import PAYLOAD_BYTES, decode_watermark, embed_watermark_with_strength
 from provmark.watermark.keys import read_watermark_key
 
 _INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -43,10 +43,13 @@ def _output_path(source: Path, out_dir: Path, inputs: set[Path], taken: set[Path
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), help="Output folder.")
 @click.option("--payload", required=True, help=f"Payload: {2 * PAYLOAD_BYTES} hex digits ({8 * PAYLOAD_BYTES} bits).")
 @_KEY
-@click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True), help="Residual strength.")
+@click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True),
+              help="Residual strength (multiplies the per-image strength unless --fixed-strength).")
+@click.option("--fixed-strength", is_flag=True, help="Use --strength as is, without the per-image closed-loop strength (0.8-1.6).")
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality (default: the source's).")
 @one_line_errors
-def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path, strength: float, quality: int | None) -> None:
+def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path, strength: float, fixed_strength: bool,
+          quality: int | None) -> None:  # fmt: skip
     """Embed an invisible watermark PAYLOAD into images, written to OUT with the same names and formats."""
     data = _parse_payload(payload)
     key = read_watermark_key(key_file)
@@ -59,12 +62,13 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
             loaded = load_image(source)
             if loaded.format == "GIF":
                 raise OutputError(f"{source}: GIF re-quantises colours to a palette, which erases the mark; convert to PNG first")
-            marked = embed_watermark(loaded.image, data, key, strength=strength)
+            marked, applied = embed_watermark_with_strength(loaded.image, data, key, strength=strength,
+                                                            adaptive=not fixed_strength)
             write_bytes_atomic(target, encode_like(marked, loaded, quality=quality))
         except ProvmarkError as exc:
             log.record(str(source), str(exc))
             continue
-        click.echo(f"{source} -> {target}")
+        click.echo(f"{source} -> {target} (strength {applied:.2f})")
     raise SystemExit(log.summary())
 
 

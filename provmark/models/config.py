@@ -22,7 +22,9 @@ class ModelConfig:
     every pair of off-diagonal affine terms from ``shears`` (to undo small rotations of any
     aspect ratio, which a squash-resize turns into unequal shears); best match wins. The search
     runs only when the identity alignment's mean squared z-score is below ``search_threshold``
-    (it is about 1 where nothing is embedded).
+    (it is about 1 where nothing is embedded). The best alignment is then refined by
+    ``refine_steps`` rounds of hill climbing on its four linear terms, the first with step
+    ``refine_step``, halving each round (0 rounds turns refinement off).
     ``cancel_steps`` rounds of host-interference cancellation (0 turns it off) each remove
     ``cancel_fraction`` of the measured interference.
     """
@@ -39,6 +41,8 @@ class ModelConfig:
     zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
     shears: tuple[float, ...] = tuple(round(0.015 * i, 3) for i in range(-4, 5))
     search_threshold: float = 1.4
+    refine_steps: int = 3
+    refine_step: float = 0.008
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict."""

@@ -87,12 +87,34 @@ class WatermarkModel(nn.Module):
         self._cache = (key, p.detach()) if frozen else None
         return p
 
-    def _aligned(self, w: torch.Tensor) -> torch.Tensor:
-        """Whitened maps ``[B,1,g,g]`` resampled under every alignment: ``[B,K,g,g]``."""
-        b, k, g = w.shape[0], self.thetas.shape[0], w.shape[-1]
-        grid = F.affine_grid(self.thetas.repeat(b, 1, 1), [b * k, 1, g, g], align_corners=False)
+    @staticmethod
+    def _warp(w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
+        """Whitened maps ``[B,1,g,g]`` resampled under per-image alignments ``[B,K,2,3]``: ``[B,K,g,g]``."""
+        b, k, g = w.shape[0], thetas.shape[1], w.shape[-1]
+        grid = F.affine_grid(thetas.reshape(b * k, 2, 3), [b * k, 1, g, g], align_corners=False)
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
+
+    def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Hill-climb the best grid alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on
+        the four linear terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
+        patterns, b = self._unit_patterns(), w.shape[0]
+        moves = torch.zeros(8, 2, 3, dtype=theta.dtype)
+        for i in range(4):
+            moves[2 * i, i // 2, i % 2], moves[2 * i + 1, i // 2, i % 2] = 1.0, -1.0
+        energy = z.pow(2).mean(dim=1)
+        step = self.config.refine_step
+        for _ in range(self.config.refine_steps):
+            candidates = theta.unsqueeze(1) + step * moves.unsqueeze(0)
+            cz = self._correlate(self._warp(w, candidates), patterns)
+            best_energy, best = cz.pow(2).mean(dim=2).max(dim=1)
+            better = best_energy > energy
+            rows = torch.arange(b)
+            theta = torch.where(better.view(b, 1, 1), candidates[rows, best], theta)
+            z = torch.where(better.view(b, 1), cz[rows, best], z)
+            energy = torch.maximum(energy, best_energy)
+            step /= 2
+        return z
 
     def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
         """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for pattern coefficients ``[B,L]``."""
@@ -136,7 +158,8 @@ class WatermarkModel(nn.Module):
 
         The identity alignment is tried first. With ``search``, images whose mean squared
         z-score stays below ``search_threshold`` (cropped, rotated or unmarked) try every
-        configured alignment and keep the one with the largest mean squared z-score.
+        configured alignment, keep the one with the largest mean squared z-score and refine it
+        (see :meth:`_refine`).
         """
         w = self.whitener(images_s)
         patterns = self._unit_patterns()
@@ -145,10 +168,11 @@ class WatermarkModel(nn.Module):
             return z
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
-            candidates = self._correlate(self._aligned(w[weak]), patterns)
+            thetas = self.thetas.unsqueeze(0).expand(len(weak), -1, -1, -1)
+            candidates = self._correlate(self._warp(w[weak], thetas), patterns)
             best = candidates.pow(2).mean(dim=2).argmax(dim=1)
             z = z.clone()
-            z[weak] = candidates[torch.arange(len(weak)), best]
+            z[weak] = self._refine(w[weak], self.thetas[best], candidates[torch.arange(len(weak)), best])
         return z
 
     def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:

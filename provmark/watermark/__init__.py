@@ -7,6 +7,6 @@ entry points; ``DecodeResult.p_value`` is a calibrated false-positive bound.
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.codec import PAYLOAD_BYTES
 from provmark.watermark.detection import DecodeResult
-from provmark.watermark.marking import decode_watermark, embed_watermark
+from provmark.watermark.marking import decode_watermark, embed_watermark, embed_watermark_with_strength
 
-__all__ = ["DEFAULT_P_THRESHOLD", "PAYLOAD_BYTES", "DecodeResult", "decode_watermark", "embed_watermark"]
+__all__ = ["DEFAULT_P_THRESHOLD", "PAYLOAD_BYTES", "DecodeResult", "decode_watermark", "embed_watermark", "embed_watermark_with_strength"]

@@ -15,8 +15,9 @@ from PIL import Image
 
 from provmark.errors import WatermarkError
 from provmark.models import load_model
-from provmark.models.embedding import upsample_residual
+from provmark.models.embedding import to_internal, upsample_residual
 from provmark.models.networks import WatermarkModel
+from provmark.models.strength import choose_strength
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.detection import DecodeResult, detect, raw_bits
 from provmark.watermark.pixels import add_to_planes, internal_image, merge_image, split_image
@@ -31,14 +32,35 @@ def _model(name: str) -> WatermarkModel:
 
 
 def embed_watermark(
-    image: Image.Image, payload: bytes, key: bytes, *, strength: float = 1.0, model: str = "default"
+    image: Image.Image,
+    payload: bytes,
+    key: bytes,
+    *,
+    strength: float = 1.0,
+    adaptive: bool = True,
+    model: str = "default",
 ) -> Image.Image:
     """Return a copy of ``image`` carrying the 8-byte ``payload`` under ``key``.
 
     Size, aspect ratio and mode are kept (palette images come back as RGB/RGBA; see
     :mod:`provmark.watermark.pixels`). ``strength`` scales the residual (1.0 is the
-    calibrated default; higher is more robust and more visible).
+    calibrated default; higher is more robust and more visible). With ``adaptive`` the
+    residual is first scaled by the image's closed-loop strength
+    (:mod:`provmark.models.strength`, 0.8-1.6): weak hosts get more, easy ones less.
     """
+    return embed_watermark_with_strength(image, payload, key, strength=strength, adaptive=adaptive, model=model)[0]
+
+
+def embed_watermark_with_strength(
+    image: Image.Image,
+    payload: bytes,
+    key: bytes,
+    *,
+    strength: float = 1.0,
+    adaptive: bool = True,
+    model: str = "default",
+) -> tuple[Image.Image, float]:
+    """:func:`embed_watermark` that also returns the strength actually applied."""
     if not strength > 0:
         raise WatermarkError(f"watermark strength must be positive, got {strength}")
     bits = torch.from_numpy(raw_bits(payload, key).astype(np.float32)).unsqueeze(0)
@@ -47,9 +69,11 @@ def embed_watermark(
     height, width = planes.color.shape[:2]
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        residual = net.residual(small, bits) * strength
-        full = upsample_residual(residual, height, width)
-    return merge_image(planes, add_to_planes(planes, full))
+        full = upsample_residual(net.residual(small, bits), height, width)
+        if adaptive:  # the decoder's view of the image marked at unit strength (clipping aside)
+            marked = (small + to_internal(full, net.config.size)).clamp_(0.0, 1.0)
+            strength *= choose_strength(net, small, marked, bits[0], width / height)
+    return merge_image(planes, add_to_planes(planes, full * strength)), strength
 
 
 def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarray:

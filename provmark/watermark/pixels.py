@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from provmark.errors import WatermarkError
@@ -30,6 +31,11 @@ from provmark.models.embedding import LUMA_WEIGHTS, to_internal
 MIN_SIDE = 128
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I")
+
+#: Reading an 8-bit image, integer resizing goes down to this many times the internal size.
+PRESCALE = 4
+
+_BAYER = (torch.tensor([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], dtype=torch.float32) + 0.5) / 16
 
 
 @dataclass
@@ -84,26 +90,42 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
 def internal_image(planes: Planes, size: int) -> torch.Tensor:
     """The colour planes squash-resized to the model's ``[1,3,size,size]`` input in [0,1].
 
-    Same result as ``to_internal`` on the full image in [0,1] (resizing is linear, so the
+    Same filter as ``to_internal`` on the full image in [0,1] (resizing is linear, so the
     scaling to [0,1] is done on the small image; gray is resized once and repeated to RGB).
+    8-bit planes larger than ``PRESCALE`` times ``size`` are first brought down to that in
+    integer arithmetic (torch's fast uint8 path; the rounding there is averaged away by the
+    final float resize), which makes large images about 10x cheaper to read.
     """
-    data = _as_tensor(planes.color).float()
+    data = _as_tensor(planes.color)
     data = data.unsqueeze(-1) if planes.gray else data
-    small = to_internal(data.permute(2, 0, 1).unsqueeze(0), size).div_(planes.max_value)
+    full = data.permute(2, 0, 1).unsqueeze(0)
+    height, width = full.shape[-2:]
+    limit = PRESCALE * size
+    if planes.max_value == 255 and max(height, width) > limit:
+        full = F.interpolate(full, size=(min(height, limit), min(width, limit)), mode="bilinear", antialias=True)
+    small = to_internal(full.float(), size).div_(planes.max_value)
     return small.expand(-1, 3, -1, -1) if planes.gray else small
 
 
-def add_to_planes(planes: Planes, residual: torch.Tensor) -> np.ndarray:
-    """Add a full-resolution ``[1,C,H,W]`` residual (in [0,1] units) to the planes, rounded and clamped.
+def _dither_thresholds(height: int, width: int) -> torch.Tensor:
+    """The 4x4 Bayer ordered-dither thresholds, in (0,1), tiled over ``height`` x ``width``."""
+    tile = _BAYER.repeat(height // 4 + 1, width // 4 + 1)
+    return tile[:height, :width]
 
-    Integer pixels plus the rounded residual equal the rounded sum, so this matches
-    ``provmark.models.embedding.add_residual`` followed by quantisation.
+
+def add_to_planes(planes: Planes, residual: torch.Tensor) -> np.ndarray:
+    """Add a full-resolution ``[1,C,H,W]`` residual (in [0,1] units) to the planes, quantised by
+    ordered dithering, and clamp.
+
+    Plain rounding would erase every residual value under half a level (most of the mark on
+    flat areas); a Bayer threshold keeps the residual's local mean, which is what the decoder
+    reads after downscaling, at a cost of about 0.15 dB PSNR.
     """
     res = residual[0]
     if planes.gray and res.shape[0] == 3:
         res = (res * res.new_tensor(LUMA_WEIGHTS).view(3, 1, 1)).sum(0, keepdim=True)
     work = torch.int16 if planes.max_value == 255 else torch.int32
-    step = torch.round(res * planes.max_value).to(work)
+    step = torch.floor(res * planes.max_value + _dither_thresholds(*res.shape[-2:])).to(work)
     out = _as_tensor(planes.color).to(work)
     if planes.gray:
         out += step[0]
