@@ -207,6 +207,8 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
         "similarity_baseline": asdict(metrics.attribution(labels.tolist(), similar, names)),
         "quality_fd": metrics.quality(samples, reference),
         "training_data_fd": metrics.quality(train_x, reference),  # what the mark alone costs, before any model
+        "quality_patch_fd": metrics.patch_quality(samples, reference),
+        "training_data_patch_fd": metrics.patch_quality(train_x, reference),
     }
 
 

@@ -19,15 +19,17 @@ def write_json(results: dict, path: Path) -> None:
 def table(results: dict) -> str:
     """One markdown row per variant: attribution of both marks, similarity baseline, quality."""
     head = ("| variant | steps | samples | product mark top-1 / attributed | product bits | concept channel top-1 / "
-            "attributed / forced choice | channel bits | similarity top-1 | quality FD (lower better) | its training data FD |")
-    rows = [head, "|" + "---|" * 10]
+            "attributed / forced choice | channel bits | similarity top-1 | quality FD (lower better) | its training data FD "
+            "| patch FD (pixels) | its training data patch FD |")
+    rows = [head, "|" + "---|" * 12]
     for r in results["variants"].values():
         pm, ch = r["product_mark"], r["concept_channel"]
         rows.append(
             f"| {r['variant']} | {r['train_steps']} | {r['samples']} | {pm['accuracy']:.1%} / {pm['attributed']:.1%} "
             f"| {r['product_bit_accuracy']:.1%} | {ch['accuracy']:.1%} / {ch['attributed']:.1%} / {r['concept_channel_forced_choice']:.1%} "
             f"| {r['channel_bit_accuracy']:.1%} | {r['similarity_baseline']['accuracy']:.1%} | {r['quality_fd']:.3f} "
-            f"| {r['training_data_fd']:.3f} |"
+            f"| {r['training_data_fd']:.3f} | {r.get('quality_patch_fd', float('nan')):.4f} "
+            f"| {r.get('training_data_patch_fd', float('nan')):.4f} |"
         )
     return "\n".join(rows)
 
