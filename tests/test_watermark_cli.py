@@ -97,3 +97,14 @@ def test_refuses_to_overwrite_an_input(photo_paths: list[Path], tmp_path: Path, 
     result = _run("embed", src, "--out", tmp_path, "--payload", PAYLOAD, "--key", key_file)
     assert result.exit_code == 1 and "overwrite" in result.stderr
     assert src.read_bytes() == before
+
+
+def test_embed_reports_the_closed_loop_strength_and_can_fix_it(photo_paths: list[Path], tmp_path: Path, key_file: Path) -> None:
+    src = photo_paths[1]
+    adaptive = _run("embed", src, "--out", tmp_path / "a", "--payload", PAYLOAD, "--key", key_file, "--strength", "0.5")
+    fixed = _run("embed", src, "--out", tmp_path / "f", "--payload", PAYLOAD, "--key", key_file, "--strength", "0.5",
+                 "--fixed-strength")
+    assert adaptive.exit_code == 0 and fixed.exit_code == 0, adaptive.output + fixed.output
+    applied = float(adaptive.stdout.strip().rsplit("strength ", 1)[1].rstrip(")"))
+    assert 0.4 <= applied <= 0.8  # 0.5 times the per-image strength (0.8..1.6)
+    assert fixed.stdout.strip().endswith("(strength 0.50)")
