@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.attacks import ATTACKS, HARD_ATTACKS  # noqa: E402
-from provmark.watermark import decode_watermark, embed_watermark  # noqa: E402
+from provmark.watermark import decode_watermark, embed_watermark_with_strength  # noqa: E402
 from provmark.watermark.detection import detect, raw_bits  # noqa: E402
 from provmark.watermark.marking import watermark_logits  # noqa: E402
 
@@ -53,13 +53,18 @@ class Provmark:
     name = "provmark"
     payload_bits = 64
 
-    def __init__(self, strength: float, seed: int) -> None:
+    def __init__(self, strength: float, seed: int, adaptive: bool = True) -> None:
         rng = np.random.default_rng(seed)
         self.key, self.wrong_key = rng.bytes(32), rng.bytes(32)
-        self.strength = strength
+        self.strength, self.adaptive = strength, adaptive
+        self.applied: list[float] = []  # the strength each embed actually used
 
     def embed(self, image: Image.Image, payload: np.ndarray) -> Image.Image:
-        return embed_watermark(image, np.packbits(payload).tobytes(), self.key, strength=self.strength)
+        marked, applied = embed_watermark_with_strength(
+            image, np.packbits(payload).tobytes(), self.key, strength=self.strength, adaptive=self.adaptive
+        )
+        self.applied.append(applied)
+        return marked
 
     def decode(self, image: Image.Image) -> object:
         return decode_watermark(image, self.key)
@@ -194,6 +199,9 @@ def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
         "attacks": {k: {"exact": round(v["exact"] / n, 3), "bit_accuracy": round(v["bits"] / n, 4)} for k, v in stats.items()},
     }
     if isinstance(method, Provmark):
+        applied = method.applied[-n:]
+        result["strength_applied"] = {"mean": round(float(np.mean(applied)), 3), "min": round(min(applied), 3),
+                                      "max": round(max(applied), 3), "adaptive": method.adaptive}
         result["false_detections"] = {"count": false, "trials": n * len(ATTACKS)}
         result["wrong_key_detections"] = {"count": wrong_key, "trials": n * len(ATTACKS)}
     return result
@@ -228,6 +236,9 @@ def print_table(report: dict) -> None:
         print(f"{attack.name:18}" + "".join(f"{c:>22}" for c in cells))
     if "provmark" in methods:
         fd, wk = methods["provmark"]["false_detections"], methods["provmark"]["wrong_key_detections"]
+        st = methods["provmark"]["strength_applied"]
+        print(f"provmark strength ({'closed loop' if st['adaptive'] else 'fixed'}): mean {st['mean']}, min {st['min']}, "
+              f"max {st['max']}; PSNR min {methods['provmark']['psnr_min']}")
         print(f"provmark false detections: unmarked photos under every attack {fd['count']}/{fd['trials']}, "
               f"marked photos read with a wrong key {wk['count']}/{wk['trials']}")
     for n in names:
@@ -244,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "data" / "photos")
     parser.add_argument("--limit", type=int, help="use only the first N held-out photos")
     parser.add_argument("--strength", type=float, default=1.0)
+    parser.add_argument("--fixed-strength", action="store_true", help="provmark without the closed-loop strength")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timing-runs", type=int, default=7)
     parser.add_argument("--methods", default="provmark,dwtDctSvd,rivaGan", help="comma-separated methods to run")
@@ -273,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["methods"][name] = result
                 notes.append(f"{name} results reused from the run at {result.get('run_at', previous['run_at'])}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    provmark = Provmark(args.strength, args.seed)
+    provmark = Provmark(args.strength, args.seed, adaptive=not args.fixed_strength)
     # Baselines are built only after provmark is timed: onnxruntime threads disturb timings.
     factories = {"provmark": lambda: provmark, "dwtDctSvd": lambda: Baseline("dwtDctSvd", 64), "rivaGan": lambda: Baseline("rivaGan", 32)}
     for name in [m for m in factories if m in wanted]:
