@@ -165,6 +165,7 @@ def timing(method, photo: Image.Image, runs: int, rng: np.random.Generator, thre
             out[str(size)] = {
                 "embed_ms": round(median_ms(lambda: method.embed(image, payload), runs), 1),
                 "decode_ms": round(median_ms(lambda: method.decode(marked), runs), 1),
+                "decode_unmarked_ms": round(median_ms(lambda: method.decode(image), runs), 1),
             }
         return out
     finally:
@@ -245,7 +246,9 @@ def print_table(report: dict) -> None:
         for key in ("timing_ms", "timing_ms_1_thread"):
             if key in methods[n]:
                 label = f"{n} ms{' (1 thread)' if key.endswith('thread') else ''}"
-                print(f"{label}: " + ", ".join(f"{s}px embed {v['embed_ms']} decode {v['decode_ms']}" for s, v in methods[n][key].items()))
+                print(f"{label}: " + ", ".join(f"{s}px embed {v['embed_ms']} decode {v['decode_ms']}"
+                                               f"{' (unmarked ' + str(v['decode_unmarked_ms']) + ')' if 'decode_unmarked_ms' in v else ''}"
+                                               for s, v in methods[n][key].items()))
     for note in report["notes"]:
         print("note:", note)
 
