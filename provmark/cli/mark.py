@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -30,6 +31,20 @@ from provmark.concepts.tables import CsvRowsError, read_concept_map
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality (default: the source's).")
 @click.option("--strength", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
 @click.option("--verify", is_flag=True, help="Decode each marked file before writing it; failures are not written.")
+@click.option(
+    "--channel",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="AMPLITUDE",
+    help="Also add the concept channel at +-AMPLITUDE 8-bit levels, a pattern a generator trained on the "
+    "images reproduces: for training copies delivered to model builders, not for display copies "
+    "(at 8 it is visible as fine noise on flat areas). One concept per image.",
+)
+@click.option(
+    "--channel-grid",
+    type=click.IntRange(min=8),
+    metavar="N",
+    help="Concept channel cells per side (default 32): the resolution the buyer trains at, e.g. 32 or 64.",
+)
 @one_line_errors
 def mark(
     src: Path,
@@ -43,17 +58,27 @@ def mark(
     quality: int | None,
     strength: float,
     verify: bool,
+    channel: float | None,
+    channel_grid: int | None,
 ) -> None:
     """Mark every image under SRC into the same relative path under DST.
 
     Formats, JPEG quality and EXIF/ICC/XMP are kept; SRC is never written. Each output is
     recorded in the registry, so running the same command again after an interruption skips
     what is done. Exit 1 if some file failed (all are listed at the end).
+
+    With --channel, images that are gray, palette or CMYK are written as RGB (the channel is
+    colour; alpha is kept) and 16-bit images fail.
     """
     if sum((bool(concepts), concept_map is not None, concept_from_dir)) != 1:
         fail("give exactly one of --concept, --concept-map, --concept-from-dir", EXIT_USAGE)
     if concepts and layout_size(layout) not in (0, len(concepts)):
         fail(f"layout {layout} has {layout_size(layout)} regions but {len(concepts)} --concept given", EXIT_USAGE)
+    if channel is None and channel_grid is not None:
+        fail("--channel-grid needs --channel", EXIT_USAGE)
+    if channel is not None and (len(concepts) > 1 or layout_size(layout) > 1):
+        fail("--channel covers the whole image: give one concept per image (no several --concept, no region --layout)",
+             EXIT_USAGE)  # fmt: skip
     root, _ = check_folders(src, dst)
     source: ConceptSource
     try:
@@ -67,7 +92,9 @@ def mark(
         for problem in exc.problems:
             click.echo(f"provmark: error: {concept_map}: {problem}", err=True)
         fail(str(exc))
-    options = MarkOptions(layout=layout, quality=quality, strength=strength, verify=verify)
+    options = MarkOptions(layout=layout, quality=quality, strength=strength, verify=verify, channel=channel)
+    if channel_grid is not None:
+        options = dataclasses.replace(options, channel_grid=channel_grid)
     with Registry.open(registry_path) as reg:
         check_known(reg, source)
         bar = tqdm(total=count_images(root), unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)

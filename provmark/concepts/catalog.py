@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, one_torch_thread, output_path
+from provmark.concepts.marker import (
+    CHANNEL_REGION,
+    MarkJob,
+    MarkOptions,
+    MarkResult,
+    mark_file,
+    one_torch_thread,
+    output_path,
+)
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
@@ -114,9 +122,15 @@ def clean_partial_outputs(dst: Path) -> int:
     return removed
 
 
-def is_complete(record: ImageRecord | None, src: Path, out: Path, names: tuple[str, ...], layout: str) -> bool:
-    """Whether ``out`` is a finished mark of ``src`` with concepts ``names`` (so a rerun skips it)."""
-    if record is None or [n.casefold() for n in record.concepts.values()] != [n.casefold() for n in names]:
+def is_complete(
+    record: ImageRecord | None, src: Path, out: Path, names: tuple[str, ...], layout: str, channel: bool = False
+) -> bool:
+    """Whether ``out`` is a finished mark of ``src`` with concepts ``names`` and, if ``channel``, the
+    concept channel (so a rerun skips it; the channel's amplitude and grid are not recorded)."""
+    if record is None or (CHANNEL_REGION in record.concepts) != channel:
+        return False
+    marked = [n.casefold() for region, n in record.concepts.items() if region != CHANNEL_REGION]
+    if marked != [n.casefold() for n in names]:
         return False
     if layout != "auto" and record.layout != layout:
         return False
@@ -169,7 +183,8 @@ def mark_catalog(
                 report(Outcome(rel, "failed", str(exc)))
                 continue
             names = tuple(c.name for c in found)
-            if is_complete(registry.record_for_output(str(out)), src_path, out, names, options.layout):
+            record = registry.record_for_output(str(out))
+            if is_complete(record, src_path, out, names, options.layout, options.channel is not None):
                 report(Outcome(rel, "skipped"))
                 continue
             payloads = tuple(registry.payload(c) for c in found)

@@ -14,6 +14,9 @@ from provmark.errors import WatermarkError
 #: Smallest region side the watermark accepts, in pixels.
 MIN_REGION = 128
 
+#: Bonferroni factor of the concept channel when it is read beside the regions: half the budget.
+CHANNEL_WEIGHT = 2
+
 
 @dataclass(frozen=True)
 class Region:
@@ -93,12 +96,15 @@ def candidate_regions(width: int, height: int) -> list[Region]:
     return list(seen.values())
 
 
-def search_weight(region: Region, candidates: int) -> int:
+def search_weight(region: Region, candidates: int, channel: bool = False) -> int:
     """Bonferroni factor of one region when ``candidates`` regions are searched for one answer.
 
     The whole image (the usual case) gets half the false-attribution budget and the other
-    regions share the other half, so the factors' inverses sum to 1.
+    regions share the other half, so the factors' inverses sum to 1. With ``channel`` (the
+    concept channel is read as well, with factor :data:`CHANNEL_WEIGHT`) the regions share
+    half of the budget, so every factor doubles.
     """
+    share = CHANNEL_WEIGHT if channel else 1
     if candidates <= 1:
-        return 1
-    return 2 if region.name == "full" else 2 * (candidates - 1)
+        return share
+    return share * (2 if region.name == "full" else 2 * (candidates - 1))

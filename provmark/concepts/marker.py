@@ -1,12 +1,19 @@
 """Marking one image file with concept codes: the unit of work of a catalog run.
 
-``embed_regions`` and ``region_logits`` are the only places concepts touch the watermark (imported
-when first used, so registry commands do not load torch).
+``embed_regions``, ``region_logits`` and ``channel_match`` are the only places concepts touch the
+watermark (imported when first used, so registry commands do not load torch).
+
+With ``MarkOptions.channel`` the image also gets the concept channel
+(:mod:`provmark.watermark.concept_channel`): a fixed keyed pattern per concept that a generator
+trained on the image learns. It covers the whole image, so it takes one concept per image, and
+it is colour: gray, palette and CMYK images are written as RGB (alpha is kept; an ICC profile
+that is not an RGB profile is then dropped), and 16-bit images are refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -16,25 +23,31 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from provmark.concepts.layout import Region, candidate_regions, checked_regions, search_weight
+from provmark.concepts.layout import CHANNEL_WEIGHT, Region, candidate_regions, checked_regions, search_weight
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
-from provmark.io import encode_like, load_image, write_bytes_atomic
+from provmark.io import LoadedImage, encode_like, load_image, write_bytes_atomic
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from provmark.concepts.codebook import CodeBook
+    from provmark.concepts.codebook import CodeBook, CodeMatch
+
+#: Region name under which the concept channel is recorded and reported.
+CHANNEL_REGION = "channel"
 
 
 @dataclass(frozen=True)
 class MarkOptions:
-    """How to mark: region layout, JPEG/WebP quality (None: the source's), strength, verify."""
+    """How to mark: region layout, JPEG/WebP quality (None: the source's), strength, verify, and the
+    concept channel's amplitude in 8-bit levels (None: no channel) and grid (cells per side)."""
 
     layout: str = "auto"
     quality: int | None = None
     strength: float = 1.0
     verify: bool = False
+    channel: float | None = None
+    channel_grid: int = 32  # concept_channel.DEFAULT_GRID (not imported here: it loads torch)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,25 @@ def region_logits(image: Image.Image, region: Region) -> np.ndarray:
 
     whole = region.box == (0, 0, *image.size)
     return watermark_logits(image if whole else image.crop(region.box))
+
+
+def channel_match(image: Image.Image, key: bytes, codebook: CodeBook, grid: int) -> CodeMatch | None:
+    """The concept whose concept channel ``image`` carries, or None.
+
+    The match's distance counts the raw channel bits read wrong (so its confidence is the share
+    read right) and its p-value is the channel's own bound times :data:`CHANNEL_WEIGHT`: the
+    channel spends half of the false-attribution budget, the regions the other half.
+    """
+    from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeMatch
+    from provmark.watermark.concept_channel import match_code_bits
+
+    if not len(codebook):
+        return None
+    found = match_code_bits(image, key, codebook.codes, grid, DEFAULT_P_THRESHOLD / CHANNEL_WEIGHT)
+    if found.index is None:
+        return None
+    wrong = int(((found.logits > 0) != codebook.codes[found.index].astype(bool)).sum())
+    return CodeMatch(codebook.indexes[found.index], wrong, min(1.0, found.p_value * CHANNEL_WEIGHT))
 
 
 @contextlib.contextmanager
@@ -132,12 +164,22 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     loaded = load_image(job.src)
     width, height = loaded.image.size
     layout, regions = checked_regions(options.layout, width, height, len(job.payloads))
+    if options.channel is not None and len(regions) != 1:
+        raise WatermarkError(f"the concept channel covers the whole image: one concept per image, not {len(regions)}")
     marked = embed_regions(loaded.image, list(zip(regions, job.payloads)), key, options.strength)
+    concepts = {region.name: name for region, name in zip(regions, job.concepts)}
+    if options.channel is not None:
+        from provmark.watermark.concept_channel import embed_channel
+
+        marked = embed_channel(marked, job.payloads[0], key, options.channel, options.channel_grid)
+        if marked.mode != loaded.image.mode:
+            loaded = _without_foreign_profile(loaded)
+        concepts[CHANNEL_REGION] = job.concepts[0]
     data = encode_like(marked, loaded, quality=options.quality)
     if options.verify:
         if codebook is None:
             raise WatermarkError("verify needs the registry's codebook")
-        check_marks(data, regions, job, codebook)
+        check_marks(data, regions, job, codebook, key, options.channel_grid if options.channel is not None else None)
     write_bytes_atomic(job.out, data)
     out_stat = os.stat(job.out)
     return ImageRecord(
@@ -150,23 +192,45 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
         out_size=out_stat.st_size,
         out_mtime_ns=out_stat.st_mtime_ns,
         layout=layout,
-        concepts={region.name: name for region, name in zip(regions, job.concepts)},
+        concepts=concepts,
         marked_at=now_utc(),
     )
 
 
-def check_marks(data: bytes, regions: Sequence[Region], job: MarkJob, codebook: CodeBook) -> None:
-    """Raise unless attribution would find each region's concept in the encoded image ``data``."""
+def check_marks(
+    data: bytes,
+    regions: Sequence[Region],
+    job: MarkJob,
+    codebook: CodeBook,
+    key: bytes,
+    channel_grid: int | None = None,
+) -> None:
+    """Raise unless attribution would find each region's concept in the encoded image ``data``.
+
+    With ``channel_grid``, the concept channel (read on that grid) must carry the first
+    concept, and the regions are held to the budget they have when the channel is read too.
+    """
     from provmark.concepts.codebook import DEFAULT_P_THRESHOLD
 
     image = load_image(data).image
     searched = len(candidate_regions(*image.size))
+    channel = channel_grid is not None
     for region, name, index in zip(regions, job.concepts, job.indexes):
-        found = codebook.match(region_logits(image, region), tests=search_weight(region, searched))
+        found = codebook.match(region_logits(image, region), tests=search_weight(region, searched, channel))
         if found is None or found.index != index or found.p_value > DEFAULT_P_THRESHOLD:
             where = "" if region.name == "full" else f" in region {region.name}"
             p = f" (p={found.p_value:.2g})" if found is not None else ""
             raise WatermarkError(f"verify: concept {name!r} not read back{where}{p}")
+    if channel_grid is not None:
+        read = channel_match(image, key, codebook, channel_grid)
+        if read is None or read.index != job.indexes[0]:
+            raise WatermarkError(f"verify: concept {job.concepts[0]!r} not read back from the concept channel")
+
+
+def _without_foreign_profile(loaded: LoadedImage) -> LoadedImage:
+    """``loaded`` without its ICC profile unless it is an RGB one (for an image the channel made RGB)."""
+    icc = loaded.icc_profile
+    return loaded if icc is None or icc[16:20] == b"RGB " else dataclasses.replace(loaded, icc_profile=None)
 
 
 def output_path(dst: Path, rel: str) -> Path:

@@ -6,6 +6,11 @@ registry's concept codes (:mod:`provmark.concepts.codebook`). A region is attrib
 closest concept when the chance of so close a match without the mark, over all concepts and
 all regions tried, is at most 1e-6 (the whole image gets half of that budget, the layout
 regions share the other half).
+
+With a channel grid, the concept channel (:mod:`provmark.watermark.concept_channel`, what a
+generator trained on marked copies reproduces) is read too, as region "channel": it gets half
+of the 1e-6 budget and the regions above share the other half. Reported p-values include
+these factors, so every hit is at most 1e-6.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from typing import Any
 
 from PIL import Image
 
-from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
+from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
 from provmark.concepts.layout import candidate_regions, search_weight
-from provmark.concepts.marker import one_torch_thread, region_logits
+from provmark.concepts.marker import CHANNEL_REGION, channel_match, one_torch_thread, region_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import ProvmarkError, WatermarkError
 from provmark.io import load_image
@@ -32,7 +37,8 @@ class ConceptHit:
     ``confidence`` is the share of the 128 raw code bits read as the concept's code in its best
     region; ``p_value`` bounds the chance of a match this close in an image without this
     registry's marks (over all its concepts and all regions tried); ``region`` is the best
-    region and ``regions`` every region the concept was found in.
+    region and ``regions`` every region the concept was found in ("channel" for the concept
+    channel).
     """
 
     name: str
@@ -63,47 +69,54 @@ class AttributionReport:
 
 
 def attribute_image(
-    image: Image.Image, registry: Registry, codebook: CodeBook | None = None
+    image: Image.Image, registry: Registry, codebook: CodeBook | None = None, channel_grid: int | None = None
 ) -> tuple[list[ConceptHit], int]:
     """Concepts of ``registry`` found in ``image``, most likely first, and the number of regions tried.
 
-    Pass ``codebook`` (``CodeBook.from_registry``) when attributing many images.
+    Pass ``codebook`` (``CodeBook.from_registry``) when attributing many images. With
+    ``channel_grid`` the concept channel is read on that grid too (counted as one region).
     """
     width, height = image.size
     regions = candidate_regions(width, height)
     if not regions:
         raise WatermarkError(f"image {width}x{height} is too small to carry a concept mark (128 px minimum)")
     codebook = codebook if codebook is not None else CodeBook.from_registry(registry)
-    hits: dict[int, ConceptHit] = {}
+    channel = channel_grid is not None
     with one_torch_thread():
         readings = [(region, region_logits(image, region)) for region in regions]
-    for region, logits in readings:
-        found = codebook.match(logits, tests=search_weight(region, len(regions)))
-        if found is None or found.p_value > DEFAULT_P_THRESHOLD:
+    found: list[tuple[str, CodeMatch | None]] = [
+        (region.name, codebook.match(logits, tests=search_weight(region, len(regions), channel)))
+        for region, logits in readings
+    ]
+    if channel_grid is not None:
+        found.append((CHANNEL_REGION, channel_match(image, registry.watermark_key, codebook, channel_grid)))
+    hits: dict[int, ConceptHit] = {}
+    for name, match in found:
+        if match is None or match.p_value > DEFAULT_P_THRESHOLD:
             continue
-        hit = hits.get(found.index)
+        hit = hits.get(match.index)
         if hit is None:
-            concept = registry.by_index(found.index)
+            concept = registry.by_index(match.index)
             assert concept is not None, "codebook out of date"
-            hits[found.index] = ConceptHit(
-                concept.name, found.confidence, found.p_value, region.name, [region.name], concept.owner, concept.licence
+            hits[match.index] = ConceptHit(
+                concept.name, match.confidence, match.p_value, name, [name], concept.owner, concept.licence
             )
             continue
-        hit.regions.append(region.name)
-        if (found.p_value, -found.confidence) < (hit.p_value, -hit.confidence):
-            hit.p_value, hit.confidence, hit.region = found.p_value, found.confidence, region.name
+        hit.regions.append(name)
+        if (match.p_value, -match.confidence) < (hit.p_value, -hit.confidence):
+            hit.p_value, hit.confidence, hit.region = match.p_value, match.confidence, name
     ranked = sorted(hits.values(), key=lambda h: (h.p_value, -h.confidence, h.name))
-    return ranked, len(regions)
+    return ranked, len(regions) + (1 if channel else 0)
 
 
 def attribute_file(
-    path: str | os.PathLike[str], registry: Registry, codebook: CodeBook | None = None
+    path: str | os.PathLike[str], registry: Registry, codebook: CodeBook | None = None, channel_grid: int | None = None
 ) -> AttributionReport:
-    """Attribute one image file; failures are reported in the result, not raised."""
+    """Attribute one image file (see :func:`attribute_image`); failures are reported in the result, not raised."""
     report = AttributionReport(str(path))
     try:
         image = load_image(Path(path)).image
-        report.concepts, report.regions_tried = attribute_image(image, registry, codebook)
+        report.concepts, report.regions_tried = attribute_image(image, registry, codebook, channel_grid)
     except ProvmarkError as exc:
         report.error = str(exc)
     return report

@@ -35,6 +35,9 @@ from provmark.watermark.scramble import RAW_BITS
 #: Default cells per side: 32 x 32 x 3 = 3072 cells, 24 per raw bit.
 DEFAULT_GRID = 32
 
+# Modes with more than 8 bits per sample: the +-amplitude levels would be meaningless there.
+_HIGH_DEPTH = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
 
 @dataclass(frozen=True)
 class ChannelLayout:
@@ -77,18 +80,38 @@ def channel_pattern(payload: bytes, key: bytes, grid: int = DEFAULT_GRID) -> np.
 def embed_channel(
     image: Image.Image, payload: bytes, key: bytes, amplitude: float, grid: int = DEFAULT_GRID
 ) -> Image.Image:
-    """Return an RGB copy of ``image`` with the concept channel of ``payload`` added at +-``amplitude`` levels."""
+    """Return a copy of ``image`` with the concept channel of ``payload`` added at +-``amplitude`` levels.
+
+    The channel is colour, so the copy is RGB, or RGBA with the alpha plane unchanged when
+    ``image`` has one (RGBA, LA, PA, transparent palette); gray, palette and CMYK images come
+    back as RGB. 16-bit and float images are refused.
+    """
     if not amplitude > 0:
         raise WatermarkError(f"concept channel amplitude must be positive, got {amplitude}")
+    if image.mode in _HIGH_DEPTH:
+        raise WatermarkError(f"{image.mode} images (16-bit or float) cannot carry the concept channel (8-bit only)")
     width, height = image.size
     if width < grid or height < grid:
         raise WatermarkError(f"image {width}x{height} is smaller than the concept channel grid ({grid} px)")
+    alpha = _alpha(image)
     pattern = channel_pattern(payload, key, grid)
     rows = np.arange(height) * grid // height
     cols = np.arange(width) * grid // width
     full = pattern[rows][:, cols]
     pixels = np.asarray(image.convert("RGB"), dtype=np.float64) + amplitude * full
-    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+    out = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
+def _alpha(image: Image.Image) -> Image.Image | None:
+    """The alpha plane of ``image`` (L), or None when it has none."""
+    if image.mode in ("RGBA", "LA", "PA"):
+        return image.getchannel("A")
+    if image.mode == "P" and "transparency" in image.info:
+        return image.convert("RGBA").getchannel("A")
+    return None
 
 
 def grid_image(image: Image.Image, grid: int = DEFAULT_GRID) -> np.ndarray:
@@ -125,13 +148,27 @@ def match_codes(
     """Which of ``payloads`` (a registry's concept codes) the image's concept channel carries."""
     if not payloads:
         raise WatermarkError("no concept codes to match")
+    return match_code_bits(image, key, np.array([raw_bits(p, key) for p in payloads]), grid, threshold)
+
+
+def match_code_bits(
+    image: Image.Image,
+    key: bytes,
+    codes: np.ndarray,
+    grid: int = DEFAULT_GRID,
+    threshold: float = DEFAULT_P_THRESHOLD,
+) -> ChannelMatch:
+    """:func:`match_codes` for codes given as their raw bits (rows of 128 0/1, e.g. ``CodeBook.codes``)."""
+    signs = 2.0 * np.asarray(codes, dtype=np.float64).reshape(-1, RAW_BITS) - 1.0
+    if not len(signs):
+        raise WatermarkError("no concept codes to match")
     layout = channel_layout(key, grid)
     signal = high_pass(grid_image(image, grid)) * layout.chip
     norm = float(np.linalg.norm(signal)) + 1e-9
     sums = np.bincount(layout.bit_of_cell.ravel(), weights=signal.ravel(), minlength=RAW_BITS)
-    z = [float(np.dot(sums, 2.0 * raw_bits(p, key) - 1.0)) / norm for p in payloads]
+    z = [float(v) for v in signs @ sums / norm]
     best = int(np.argmax(z))
     bound = math.exp(-z[best] ** 2 / 2.0) if z[best] > 0 else 1.0
-    p = min(1.0, bound * len(payloads))
+    p = min(1.0, bound * len(z))
     logits = sums / (norm / math.sqrt(RAW_BITS))
     return ChannelMatch(best if p <= threshold else None, z, p, logits)
