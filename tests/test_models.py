@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 
 import pytest
@@ -125,8 +127,12 @@ def test_export_and_reload_keeps_outputs(tmp_path) -> None:
 
 def test_alignment_search_starts_with_identity_and_recovers_a_zoom() -> None:
     thetas = alignment_thetas(TINY)
-    assert thetas.shape[0] == len(TINY.zooms) - 1 + len(TINY.shears) ** 2
+    assert thetas.shape[0] == len(TINY.zooms) + len(TINY.angles)  # identity, other zooms, rotations
     assert torch.equal(thetas[0], torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    sheared = alignment_thetas(dataclasses.replace(TINY, angles=(), shears=(-0.03, 0.0, 0.03)))
+    assert sheared.shape[0] == len(TINY.zooms) + 9 - 1  # the (0, 0) pair is the identity
+    wide = alignment_thetas(TINY, aspect=2.0)  # rotations become unequal shears after the squash
+    assert torch.allclose(wide[-1, 1, 0], thetas[-1, 1, 0] * 2) and torch.allclose(wide[-1, 0, 1], thetas[-1, 0, 1] / 2)
     # A flat grey image marked strongly, then magnified 1.12x about the centre (an 80% crop):
     # identity alignment loses the bits, the search finds them.
     torch.manual_seed(0)

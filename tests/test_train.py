@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from click.testing import CliRunner
 
 from provmark.cli.main import main
 from provmark.errors import ModelError
-from provmark.models import ModelConfig
-from provmark.models.attacks import evaluation_attacks
+from provmark.models import ModelConfig, to_internal
 from provmark.models.data import list_photos, load_rgb, split_photos, to_float
-from provmark.models.evaluation import evaluate
+from provmark.models.evaluation import mark
 from provmark.models.training import CHECKPOINT, TrainConfig, open_trainer
 
 TINY = ModelConfig(size=128, grid=64, decoder_width=8, cancel_steps=0)
@@ -46,17 +46,28 @@ def test_split_holds_out_every_fifth_sorted_name(tmp_path: Path) -> None:
     assert len(split.train) == 14
 
 
+def _clean_loss(model, paths: list[Path]) -> tuple[float, float]:
+    """BCE and bit accuracy of the decoder's unaligned reading of freshly marked images."""
+    images = [to_float(img) for img in load_rgb(paths)]
+    bits = torch.randint(0, 2, (len(images), 128), generator=torch.Generator().manual_seed(5)).float()
+    model.eval()
+    with torch.no_grad():
+        marked = torch.cat([to_internal(mark(model, im, bits[i : i + 1]), model.config.size) for i, im in enumerate(images)])
+        logits = model.decode_logits(marked, search=False)
+    return float(F.binary_cross_entropy_with_logits(logits, bits)), float(((logits > 0).float() == bits).float().mean())
+
+
 def test_tiny_model_learns(photo_dir: Path, tmp_path: Path) -> None:
-    # Tied patterns decode above chance from the start; training must clearly improve on that.
-    config = _config(photo_dir, 40, batch_size=8, lr=1e-2, min_crop=128, strength_start=1.0, attack_probability=0.0)
+    # Tied patterns decode above chance from the start; training must lower the loss on photos
+    # it never saw (read without the alignment search, which is not trained).
+    config = _config(photo_dir, 40, batch_size=8, lr=3e-2, min_crop=128, strength_start=1.0, attack_probability=0.0)
     trainer = open_trainer(tmp_path / "run", config, resume=False, log=lambda _: None)
-    images = [to_float(img) for img in load_rgb(split_photos(list_photos(photo_dir), 2).train)]
-    clean = {"clean": evaluation_attacks()["clean"]}
-    before = evaluate(trainer.model, images, clean, seed=5).scores["clean"].bit_accuracy
+    unseen = split_photos(list_photos(photo_dir), 2).validation
+    loss_before, accuracy_before = _clean_loss(trainer.model, unseen)
     trainer.run()
-    after = evaluate(trainer.model, images, clean, seed=5).scores["clean"].bit_accuracy
-    assert after > 0.72
-    assert after > before + 0.03
+    loss_after, accuracy_after = _clean_loss(trainer.model, unseen)
+    assert accuracy_after > 0.72 and accuracy_after >= accuracy_before
+    assert loss_after < loss_before - 0.008
 
 
 def test_resume_reproduces_an_uninterrupted_run(photo_dir: Path, tmp_path: Path) -> None:

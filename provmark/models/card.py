@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from provmark.models.config import ModelConfig
 from provmark.models.evaluation import Evaluation, Timings
 from provmark.models.training import TrainConfig, TrainState
 
@@ -17,6 +18,13 @@ class CardFacts:
     data: str
     heldout_count: int
     notes: str = ""
+
+
+def _turns(m: ModelConfig) -> str:
+    """The rotation part of the alignment search, in words."""
+    if m.angles:
+        return f"{len(m.angles)} rotations ({min(m.angles)}..{max(m.angles)} degrees, for the image's aspect ratio)"
+    return f"{len(m.shears)}x{len(m.shears)} shear pairs ({m.shears[0]}..{m.shears[-1]})"
 
 
 def render_card(facts: CardFacts, config: TrainConfig, state: TrainState, heldout: Evaluation, timings: Timings) -> str:
@@ -40,8 +48,8 @@ internal square. Load with `provmark.models.load_model("{facts.name}")`.
   (fraction {m.cancel_fraction}).
 - The decoder whitens the image (grid-scale high-pass plus a small learned conv net) and
   correlates with the same patterns (z-scores) under {len(m.zooms)} zooms ({m.zooms[0]}..{m.zooms[-1]})
-  and {len(m.shears)}x{len(m.shears)} shear pairs ({m.shears[0]}..{m.shears[-1]}), keeping the best
-  match: this undoes centre crops and small rotations.
+  and {_turns(m)}, keeping the best match and refining it by {m.refine_steps} rounds of hill
+  climbing: this undoes centre crops and small rotations.
 
 ## Training
 - Data: {facts.data}. Hold-out rule shared with the benchmark: sorted file names, index % 5 == 0

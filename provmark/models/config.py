@@ -19,8 +19,9 @@ class ModelConfig:
     PSNR); ``mask_floor``/``mask_ceiling`` bound the texture-mask gain relative to the image's mean
     texture. ``decoder_width`` is the channel width of the decoder's whitening network. The
     decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
-    every pair of off-diagonal affine terms from ``shears`` (to undo small rotations of any
-    aspect ratio, which a squash-resize turns into unequal shears); best match wins. The search
+    every rotation in ``angles`` (degrees, turned into the unequal shears a squash-resize makes
+    of them for the image's aspect ratio) or, when ``angles`` is empty, every pair of
+    off-diagonal affine terms from ``shears``; best match wins. The search
     runs only when the identity alignment's mean squared z-score is below ``search_threshold``
     (it is about 1 where nothing is embedded). The best alignment is then refined by
     ``refine_steps`` rounds of hill climbing on its four linear terms, the first with step
@@ -38,8 +39,11 @@ class ModelConfig:
     decoder_width: int = 16
     cancel_fraction: float = 0.5
     cancel_steps: int = 1
-    zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
-    shears: tuple[float, ...] = tuple(round(0.015 * i, 3) for i in range(-4, 5))
+    zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14)) + tuple(
+        round(1.215 + 0.02 * i, 3) for i in range(13)
+    )
+    shears: tuple[float, ...] = ()
+    angles: tuple[float, ...] = tuple(0.5 * i for i in range(-12, 13) if i)
     search_threshold: float = 1.4
     refine_steps: int = 3
     refine_step: float = 0.008
@@ -47,7 +51,7 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict."""
         data = asdict(self)
-        data["zooms"], data["shears"] = list(self.zooms), list(self.shears)
+        data["zooms"], data["shears"], data["angles"] = list(self.zooms), list(self.shears), list(self.angles)
         return data
 
     @classmethod
@@ -57,7 +61,7 @@ class ModelConfig:
         if unknown:
             raise ModelError(f"unknown model config key(s): {', '.join(unknown)}")
         data = dict(data)
-        for key in ("zooms", "shears"):
+        for key in ("zooms", "shears", "angles"):
             if key in data:
                 data[key] = tuple(float(v) for v in data[key])
         try:
@@ -67,8 +71,8 @@ class ModelConfig:
         ratio = config.size // max(config.grid, 1)
         if ratio * config.grid != config.size or ratio < 2 or ratio & (ratio - 1):
             raise ModelError(f"model size {config.size} must be the grid {config.grid} times a power of two >= 2")
-        if not config.zooms or min(config.zooms) < 1.0 or not config.shears:
-            raise ModelError("model zooms (magnifications >= 1) and shears must be non-empty lists")
+        if not config.zooms or min(config.zooms) < 1.0 or not (config.shears or config.angles):
+            raise ModelError("model zooms (magnifications >= 1) and angles or shears must be non-empty lists")
         return config
 
     @classmethod

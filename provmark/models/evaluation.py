@@ -55,9 +55,15 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @torch.no_grad()
 def evaluate(
-    model: WatermarkModel, images: list[torch.Tensor], attacks: dict[str, Attack], seed: int = 0, strength: float = 1.0
+    model: WatermarkModel,
+    images: list[torch.Tensor],
+    attacks: dict[str, Attack],
+    seed: int = 0,
+    strength: float = 1.0,
+    search: bool = True,
 ) -> Evaluation:
-    """Mark each ``[1,3,H,W]`` image with random bits (from ``seed``), attack and decode."""
+    """Mark each ``[1,3,H,W]`` image with random bits (from ``seed``), attack and decode
+    (``search=False``: without the decoder's alignment search, i.e. only what training learns)."""
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -66,7 +72,7 @@ def evaluate(
     result = Evaluation(psnr=sum(psnr(m, img) for m, img in zip(marked, images)) / len(images))
     for name, attack in attacks.items():
         attacked = [to_internal(attack(m), model.config.size) for m in marked]
-        logits = model.decode_logits(torch.cat(attacked))
+        logits = model.decode_logits(torch.cat(attacked), search=search)
         errors = ((logits > 0).float() != bits).float().sum(dim=1)
         result.scores[name] = AttackScore(
             bit_accuracy=1.0 - errors.mean().item() / model.config.num_bits,

@@ -21,13 +21,25 @@ from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
 
 
-def alignment_thetas(config: ModelConfig) -> torch.Tensor:
+def rotation_theta(degrees: float, aspect: float, zoom: float = 1.0) -> list[list[float]]:
+    """Affine sampling matrix (2x3, normalised coordinates) of a rotation by ``degrees`` about the
+    centre, then a ``zoom`` magnification, of an image of width/height ``aspect`` that was
+    squash-resized to a square: the same pixels-space rotation is unequal shears there."""
+    c, s = math.cos(math.radians(degrees)) * zoom, math.sin(math.radians(degrees)) * zoom
+    return [[c, -s / aspect, 0.0], [s * aspect, c, 0.0]]
+
+
+def alignment_thetas(config: ModelConfig, aspect: float = 1.0) -> torch.Tensor:
     """Affine sampling matrices ``[K,2,3]`` mapping pattern coordinates to image coordinates:
-    the identity first, then every zoom (no shear), then every shear pair (no zoom)."""
+    the identity first, then every zoom, then every rotation in ``config.angles`` for an image of
+    width/height ``aspect`` (or, for configs without angles, every shear pair)."""
     identity = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     zooms = [[[z, 0.0, 0.0], [0.0, z, 0.0]] for z in config.zooms]
-    shears = [[[1.0, a, 0.0], [b, 1.0, 0.0]] for a in config.shears for b in config.shears]
-    thetas = [identity] + [t for t in zooms + shears if t != identity]
+    if config.angles:
+        turns = [rotation_theta(a, aspect) for a in config.angles]
+    else:
+        turns = [[[1.0, a, 0.0], [b, 1.0, 0.0]] for a in config.shears for b in config.shears]
+    thetas = [identity] + [t for t in zooms + turns if t != identity]
     return torch.tensor(thetas)
 
 
@@ -152,14 +164,15 @@ class WatermarkModel(nn.Module):
         norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
         return torch.einsum("bkhw,lhw->bkl", maps, patterns) / norms.unsqueeze(2)
 
-    def z_scores(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
+    def z_scores(self, images_s: torch.Tensor, search: bool = True, aspect: float = 1.0) -> torch.Tensor:
         """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each pattern over
         the map's norm (about N(0,1) where nothing is embedded).
 
         The identity alignment is tried first. With ``search``, images whose mean squared
         z-score stays below ``search_threshold`` (cropped, rotated or unmarked) try every
         configured alignment, keep the one with the largest mean squared z-score and refine it
-        (see :meth:`_refine`).
+        (see :meth:`_refine`). ``aspect`` is the width/height of the images before they were
+        squash-resized (rotations are searched for that shape).
         """
         w = self.whitener(images_s)
         patterns = self._unit_patterns()
@@ -168,14 +181,14 @@ class WatermarkModel(nn.Module):
             return z
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
-            thetas = self.thetas.unsqueeze(0).expand(len(weak), -1, -1, -1)
-            candidates = self._correlate(self._warp(w[weak], thetas), patterns)
+            grid = self.thetas if aspect == 1.0 or not self.config.angles else alignment_thetas(self.config, aspect)
+            candidates = self._correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), patterns)
             best = candidates.pow(2).mean(dim=2).argmax(dim=1)
             z = z.clone()
-            z[weak] = self._refine(w[weak], self.thetas[best], candidates[torch.arange(len(weak)), best])
+            z[weak] = self._refine(w[weak], grid[best], candidates[torch.arange(len(weak)), best])
         return z
 
-    def decode_logits(self, images_s: torch.Tensor, search: bool = True) -> torch.Tensor:
+    def decode_logits(self, images_s: torch.Tensor, search: bool = True, aspect: float = 1.0) -> torch.Tensor:
         """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1]: scaled
         z-scores (see :meth:`z_scores`; ``search=False`` is for training)."""
-        return self.logit_scale * self.z_scores(images_s, search) + self.logit_bias
+        return self.logit_scale * self.z_scores(images_s, search, aspect) + self.logit_bias

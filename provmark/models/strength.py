@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from provmark.models.networks import WatermarkModel
+from provmark.models.networks import WatermarkModel, rotation_theta
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,7 @@ def _view_thetas(views: tuple[tuple[float, float], ...], aspect: float) -> torch
     """Sampling matrices ``[V,2,3]`` that map the attacked image's coordinates back to the
     original's for a centre crop of magnification ``zoom`` and a rotation by ``degrees`` of an
     image of width/height ``aspect`` (squash-resized to the internal square)."""
-    thetas = []
-    for zoom, degrees in views:
-        c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-        thetas.append([[c / zoom, -s / aspect / zoom, 0.0], [s * aspect / zoom, c / zoom, 0.0]])
-    return torch.tensor(thetas)
+    return torch.tensor([rotation_theta(degrees, aspect, 1.0 / zoom) for zoom, degrees in views])
 
 
 def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:

@@ -87,7 +87,7 @@ def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarra
     planes = split_image(image)
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        views = [net.decode_logits(small)]
+        views = [net.decode_logits(small, aspect=planes.color.shape[1] / planes.color.shape[0])]
         if "search" in inspect.signature(net.decode_logits).parameters:
             views.append(net.decode_logits(small, search=False))
     return torch.cat(views).double().numpy()
