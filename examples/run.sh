@@ -11,6 +11,15 @@ OUT=${1:-out/demo}
 rm -rf "$OUT" && mkdir -p "$OUT"
 step() { printf '\n== %s\n' "$*"; }
 # recompress SRC_DIR DST_DIR QUALITY: pixels only, as JPEG (drops every metadata block, as platforms do)
+# Down to SIZE px and back to 128 px: what a small generator trained at SIZE px sees and makes.
+generator_view() {
+  mkdir -p "$2"
+  for f in "$1"/*; do
+    $PY -c 'import sys; from PIL import Image; s = int(sys.argv[3]); Image.open(sys.argv[1]).convert("RGB").resize((s, s), Image.Resampling.BOX).resize((128, 128), Image.Resampling.BICUBIC).save(sys.argv[2])' \
+      "$f" "$2/$(basename "${f%.*}").png" "$3"
+  done
+}
+
 recompress() {
   mkdir -p "$2"
   for f in "$1"/*; do
@@ -44,5 +53,13 @@ recompress "$OUT/marked" "$OUT/recompressed" 75
 $PM attribute "$OUT/marked"/* "$OUT/recompressed"/* --registry "$OUT/catalog.db"
 # The unmarked originals carry no concept: exit code 3 is the expected answer here.
 $PM attribute examples/images/* --registry "$OUT/catalog.db" || [ $? -eq 3 ]
+
+step "7. Training copies for a model builder: add the concept channel, which a generator learns"
+$PM mark examples/images "$OUT/training-copies" --registry "$OUT/catalog.db" --concept-map examples/concept-map.csv \
+  --channel 8 --channel-grid 32 --verify
+generator_view "$OUT/training-copies" "$OUT/at-32px" 32
+# At 32 px only the concept channel is left; without --channel nothing is found (exit 3).
+$PM attribute "$OUT/at-32px"/* --registry "$OUT/catalog.db" --channel --channel-grid 32
+$PM attribute "$OUT/at-32px"/* --registry "$OUT/catalog.db" || [ $? -eq 3 ]
 
 printf '\nDone: outputs in %s\n' "$OUT"
