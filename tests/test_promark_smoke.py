@@ -36,6 +36,21 @@ def test_smoke_run_marks_trains_samples_attributes_and_reports(tmp_path: Path) -
     with Image.open(out / "samples.png") as grid, Image.open(out / "confusion-chan12-channel.png") as conf:
         assert grid.width > 0 and conf.width > 0
     assert "| chan12 | 4 | 12 |" in (out / "table.md").read_text()
+    # the committed sampler: EMA weights only, enough to sample the same images again
+    generator = out / "models" / "chan12" / diffusion.GENERATOR
+    assert generator.stat().st_size < (out / "models" / "chan12" / "ckpt.pt").stat().st_size / 2
+    saved = torch.load(out / "samples" / "chan12.pt")
+    again = diffusion.ddim_sample(diffusion.load_ema(generator), saved["labels"], 16, results["config"]["ddim_steps"], seed=1)
+    assert torch.allclose(again, saved["samples"], atol=1e-5)
+    # a clone has generator.pt but no ckpt.pt: --resume samples and re-attributes without training
+    for ckpt in (out / "models").glob("*/ckpt.pt"):
+        ckpt.unlink()
+    main(["--out", str(out), "--resume"])
+    again_results = json.loads((out / "results.json").read_text())
+    assert not list((out / "models").glob("*/ckpt.pt"))
+    for variant in ("control", "chan12"):
+        before, after = results["variants"][variant], again_results["variants"][variant]
+        assert after["train_steps"] == before["train_steps"] and after["concept_channel"] == before["concept_channel"]
 
 
 def test_training_resumes_exactly_from_its_checkpoint(tmp_path: Path) -> None:

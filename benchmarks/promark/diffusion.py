@@ -37,6 +37,10 @@ def alpha_bars(steps: int = STEPS_T) -> torch.Tensor:
     return (f[1:] / f[0]).clamp(1e-5, 0.9999).float()
 
 
+#: The sampling-only file next to each ``ckpt.pt`` (``ckpt.pt`` holds the optimiser too, for resuming).
+GENERATOR = "generator.pt"
+
+
 def build(config: UNetConfig) -> tuple[UNet, UNet]:
     """A fresh model and its EMA copy."""
     model = UNet(config)
@@ -47,7 +51,7 @@ def build(config: UNetConfig) -> tuple[UNet, UNet]:
 
 
 def load_ema(path: Path) -> UNet:
-    """The EMA generator stored in a checkpoint, in eval mode."""
+    """The EMA generator stored in a checkpoint or a ``generator.pt``, in eval mode."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     model = UNet(UNetConfig(**state["unet"]))
     model.load_state_dict(state["ema"])
@@ -111,6 +115,15 @@ def _save(path: Path, model: UNet, ema: UNet, opt: torch.optim.Optimizer, gen: t
              "step": step, "unet": asdict(unet), "train": asdict(config)}
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
+    tmp.replace(path)
+    export_generator(state, path.with_name(GENERATOR))
+
+
+def export_generator(state: dict, path: Path) -> None:
+    """Write the sampling-only part of a checkpoint state (EMA weights, UNet config, step): about
+    a quarter of the checkpoint, what is committed for re-sampling without retraining."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"ema": state["ema"], "unet": state["unet"], "step": state["step"]}, tmp)
     tmp.replace(path)
 
 

@@ -127,23 +127,43 @@ def training_images(cfg: RunConfig, out: Path, names: list[str], variant: str) -
 
 
 def train_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, minutes: float | None) -> int:
-    """Train (or continue training) one variant's generator; returns the step reached."""
+    """Train (or continue training) one variant's generator; returns the step reached.
+
+    A committed run has ``generator.pt`` but no ``ckpt.pt`` (optimiser state stays local): it is
+    used as is when it reached ``cfg.steps``; training further needs the checkpoint.
+    """
+    folder = out / "models" / variant
+    if not (folder / "ckpt.pt").exists() and (folder / diffusion.GENERATOR).exists():
+        step = int(torch.load(folder / diffusion.GENERATOR, map_location="cpu", weights_only=False)["step"])
+        if step < cfg.steps:
+            raise SystemExit(f"promark: {variant} has a shipped generator at step {step} but no ckpt.pt to train on to "
+                             f"{cfg.steps}: use --steps {step} to sample it, or a new --out")
+        return step
     images, labels = training_images(cfg, out, names, variant)
     unet = UNetConfig(classes=len(names), widths=tuple(cfg.widths))
     train = diffusion.TrainConfig(steps=cfg.steps, batch=cfg.batch, seed=cfg.seed)
     return diffusion.train(images, labels, unet, train, out / "models" / variant, minutes)
 
 
+def generator_file(out: Path, variant: str) -> Path:
+    """The variant's committed ``generator.pt`` (exported from ``ckpt.pt`` when that is newer)."""
+    folder = out / "models" / variant
+    generator, ckpt = folder / diffusion.GENERATOR, folder / "ckpt.pt"
+    if ckpt.exists() and (not generator.exists() or generator.stat().st_mtime < ckpt.stat().st_mtime):
+        diffusion.export_generator(torch.load(ckpt, map_location="cpu", weights_only=False), generator)
+    return generator
+
+
 def sample_variant(cfg: RunConfig, out: Path, names: list[str], variant: str) -> Path:
     """Sample ``cfg.samples`` per concept; PNGs upsampled to 128 px (the mark's minimum) under samples/."""
     folder = out / "samples" / variant
-    ckpt = out / "models" / variant / "ckpt.pt"
-    step = torch.load(ckpt, map_location="cpu", weights_only=False)["step"]
+    generator = generator_file(out, variant)
+    step = torch.load(generator, map_location="cpu", weights_only=False)["step"]
     stamp = folder / "step.txt"
     if stamp.exists() and stamp.read_text().strip() == str(step):
         return folder
     labels = torch.arange(len(names)).repeat_interleave(cfg.samples)
-    batch = diffusion.ddim_sample(diffusion.load_ema(ckpt), labels, cfg.res, cfg.ddim_steps, seed=cfg.seed + 1)
+    batch = diffusion.ddim_sample(diffusion.load_ema(generator), labels, cfg.res, cfg.ddim_steps, seed=cfg.seed + 1)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"samples": batch, "labels": labels}, out / "samples" / f"{variant}.pt")
     for i, (image, label) in enumerate(zip(to_images(batch), labels.tolist())):
@@ -194,7 +214,7 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
     big = [im.resize((MARK_SIZE, MARK_SIZE), Image.Resampling.BICUBIC) for im in images]
     product_logits = np.stack([np.atleast_2d(watermark_logits(im))[0] for im in big])  # row 0: the model's own view
     similar = metrics.nearest_concept(samples, train_x, train_y)
-    ckpt = torch.load(out / "models" / variant / "ckpt.pt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(generator_file(out, variant), map_location="cpu", weights_only=False)
     return {
         "variant": variant,
         "train_steps": ckpt["step"],

@@ -75,6 +75,10 @@ def targets(table: list[dict]) -> dict[str, dict]:
     if quality:
         worst = max(r["fd_vs_control"] for r in quality)
         out["quality_fd_within_10%"] = {"value": round(worst, 3), "met": worst <= 0.10}
+    patch = [r for r in quality if "patch_fd_vs_control" in r]
+    if patch:
+        worst = max(r["patch_fd_vs_control"] for r in patch)
+        out["quality_patch_fd_within_10%"] = {"value": round(worst, 3), "met": worst <= 0.10}
     return out
 
 
