@@ -88,7 +88,7 @@ class WatermarkModel(nn.Module):
         self.register_buffer("thetas", alignment_thetas(config), persistent=False)
         self._cache: tuple[tuple[int, int], torch.Tensor] | None = None
 
-    def _unit_patterns(self) -> torch.Tensor:
+    def unit_patterns(self) -> torch.Tensor:
         """Zero-mean, unit-RMS patterns ``[L,g,g]``; cached while the patterns are frozen."""
         frozen = not (torch.is_grad_enabled() and self.patterns.requires_grad)
         key = (self.patterns._version, self.patterns.data_ptr())
@@ -110,7 +110,7 @@ class WatermarkModel(nn.Module):
     def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Hill-climb the best grid alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on
         the four linear terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
-        patterns, b = self._unit_patterns(), w.shape[0]
+        patterns, b = self.unit_patterns(), w.shape[0]
         moves = torch.zeros(8, 2, 3, dtype=theta.dtype)
         for i in range(4):
             moves[2 * i, i // 2, i % 2], moves[2 * i + 1, i // 2, i % 2] = 1.0, -1.0
@@ -118,7 +118,7 @@ class WatermarkModel(nn.Module):
         step = self.config.refine_step
         for _ in range(self.config.refine_steps):
             candidates = theta.unsqueeze(1) + step * moves.unsqueeze(0)
-            cz = self._correlate(self._warp(w, candidates), patterns)
+            cz = self.correlate(self._warp(w, candidates), patterns)
             best_energy, best = cz.pow(2).mean(dim=2).max(dim=1)
             better = best_energy > energy
             rows = torch.arange(b)
@@ -130,7 +130,7 @@ class WatermarkModel(nn.Module):
 
     def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
         """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for pattern coefficients ``[B,L]``."""
-        pattern = torch.einsum("bl,lhw->bhw", coefficients, self._unit_patterns()).unsqueeze(1)
+        pattern = torch.einsum("bl,lhw->bhw", coefficients, self.unit_patterns()).unsqueeze(1)
         size = self.config.size
         pattern = F.interpolate(pattern, size=(size, size), mode="bilinear", align_corners=False)
         mask = texture_mask(images_s, self.config.mask_floor, self.config.mask_ceiling)
@@ -159,7 +159,7 @@ class WatermarkModel(nn.Module):
             residual = self._masked(images_s, coefficients)
         return residual
 
-    def _correlate(self, maps: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    def correlate(self, maps: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
         """z-scores ``[B,K,L]`` of whitened maps ``[B,K,h,w]`` against patterns ``[L,h,w]``."""
         norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
         return torch.einsum("bkhw,lhw->bkl", maps, patterns) / norms.unsqueeze(2)
@@ -175,14 +175,14 @@ class WatermarkModel(nn.Module):
         squash-resized (rotations are searched for that shape).
         """
         w = self.whitener(images_s)
-        patterns = self._unit_patterns()
-        z = self._correlate(w, patterns)[:, 0]
+        patterns = self.unit_patterns()
+        z = self.correlate(w, patterns)[:, 0]
         if not search:
             return z
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
             grid = self.thetas if aspect == 1.0 or not self.config.angles else alignment_thetas(self.config, aspect)
-            candidates = self._correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), patterns)
+            candidates = self.correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), patterns)
             best = candidates.pow(2).mean(dim=2).argmax(dim=1)
             z = z.clone()
             z[weak] = self._refine(w[weak], grid[best], candidates[torch.arange(len(weak)), best])

@@ -57,7 +57,7 @@ def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tenso
     inverse = torch.linalg.inv(torch.cat([thetas, thetas.new_tensor([[[0.0, 0.0, 1.0]]]).expand(views, 1, 3)], 1))
     back = F.affine_grid(inverse[:, :2], list(whitened.shape), align_corners=False)
     aligned = F.grid_sample(whitened, back, mode="bilinear", align_corners=False)
-    return net._correlate(aligned.transpose(0, 1), net._unit_patterns())[0]
+    return net.correlate(aligned.transpose(0, 1), net.unit_patterns())[0]
 
 
 def predicted_ber(net: WatermarkModel, host_s: torch.Tensor, marked_s: torch.Tensor, bits: torch.Tensor,
