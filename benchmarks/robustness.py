@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.attacks import ATTACKS, HARD_ATTACKS  # noqa: E402
-from provmark.watermark import decode_watermark, embed_watermark_with_strength  # noqa: E402
-from provmark.watermark.detection import detect, raw_bits  # noqa: E402
+from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength  # noqa: E402
+from provmark.watermark.decision import detect, raw_bits  # noqa: E402
 from provmark.watermark.marking import watermark_logits  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

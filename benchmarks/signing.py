@@ -34,9 +34,10 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provmark.c2pa import Disclosure, SignOptions, identity_from_keys_dir, init_keys  # noqa: E402
-from provmark.c2pa.options import Watermarking  # noqa: E402
-from provmark.c2pa.pipeline import sign_loaded  # noqa: E402
+from provmark.keys import identity_from_keys_dir, init_keys  # noqa: E402
+from provmark.metadata import Disclosure  # noqa: E402
+from provmark.signing import SignOptions, Watermarking  # noqa: E402
+from provmark.signing.image import sign_loaded  # noqa: E402
 from provmark.io import encode_like, load_image  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"

@@ -14,7 +14,7 @@ from provmark.concepts.layout import candidate_regions, regions
 from provmark.concepts.marker import embed_regions
 from provmark.concepts.registry import ConceptSpec, Registry
 from provmark.detect.attribution import attribute_file, attribute_image
-from provmark.watermark import decode_watermark
+from provmark.watermark.marking import decode_watermark
 
 
 def _mark(src: Path, out: Path, payload: bytes, key: bytes) -> Path:

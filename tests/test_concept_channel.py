@@ -8,7 +8,7 @@ from PIL import Image
 
 from provmark.errors import WatermarkError
 from provmark.watermark.concept_channel import channel_logits, channel_pattern, embed_channel, match_codes
-from provmark.watermark.detection import detect, raw_bits
+from provmark.watermark.decision import detect, raw_bits
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

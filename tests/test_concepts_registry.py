@@ -168,7 +168,7 @@ def test_cli_lookup_by_hash(tmp_path: Path, photo_paths: list[Path]) -> None:
 def test_concept_codes_differ_in_at_least_21_raw_bits() -> None:
     import numpy as np
 
-    from provmark.watermark.detection import raw_bits
+    from provmark.watermark.decision import raw_bits
 
     secret = os.urandom(32)
     key = watermark_key(secret)

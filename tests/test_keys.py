@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provmark.c2pa.identity import identity_from_keys_dir
+from provmark.keys import identity_from_keys_dir
 from provmark.c2pa.pki import DOCUMENT_SIGNING_OID
 from provmark.cli.main import main
 from provmark.watermark.keys import KEY_BYTES, read_watermark_key

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.layout import regions
-from provmark.concepts.marker import region_logits
+from provmark.concepts.reading import region_logits
 from provmark.concepts.registry import ConceptSpec, Registry
 from provmark.io import load_image
 

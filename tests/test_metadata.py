@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from provmark.c2pa.metadata_exif import build_exif, read_exif_disclosure
-from provmark.c2pa.metadata_xmp import build_xmp, png_with_xmp, read_xmp_disclosure
-from provmark.c2pa.options import Disclosure, split_generator
-from provmark.c2pa.vocab import SOURCE_TYPES, source_type_uri
+from provmark.metadata.exif import build_exif, read_exif_disclosure
+from provmark.metadata.xmp import build_xmp, png_with_xmp, read_xmp_disclosure
+from provmark.metadata.disclosure import Disclosure, split_generator
+from provmark.metadata.vocab import SOURCE_TYPES, source_type_uri
 from provmark.errors import SigningError
 
 EXIFTOOL = shutil.which("exiftool")

@@ -11,10 +11,10 @@ import torch
 
 from provmark.errors import ModelError
 from provmark.models import ModelConfig, WatermarkModel, add_residual, available_models, load_model, to_internal
-from provmark.models.attacks import quantise
+from provmark.models.augment import quantise
 from provmark.models.masking import texture_mask
 from provmark.models.networks import alignment_thetas
-from provmark.models.registry import export_model, model_from_bytes, weights_bytes
+from provmark.models.hub import export_model, model_from_bytes, weights_bytes
 
 TINY = ModelConfig(size=64, grid=16, decoder_width=8)
 
@@ -152,7 +152,7 @@ def test_alignment_search_starts_with_identity_and_recovers_a_zoom() -> None:
 def test_host_interference_cancellation_helps_the_default_model(photo_paths) -> None:
     import dataclasses
 
-    from provmark.models.attacks import evaluation_attacks
+    from provmark.models.augment import evaluation_attacks
     from provmark.models.data import load_rgb, to_float
     from provmark.models.evaluation import evaluate
 

@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image, ImageChops
 
-from provmark.c2pa import Disclosure, SignOptions, callback_identity, identity_from_keys_dir, init_keys, sign_image
-from provmark.c2pa.pki import KeyPaths
+from provmark.c2pa import callback_identity
+from provmark.keys import KeyPaths, identity_from_keys_dir, init_keys
+from provmark.metadata import Disclosure
+from provmark.signing import SignOptions, sign_image
 from provmark.cli.main import main
 from provmark.errors import SigningError
 

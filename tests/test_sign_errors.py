@@ -10,8 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from provmark.c2pa import init_keys
-from provmark.c2pa.pki import KeyPaths
+from provmark.keys import KeyPaths, init_keys
 from provmark.cli.main import main
 
 

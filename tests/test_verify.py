@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from provmark.c2pa import Disclosure, SignOptions, identity_from_keys_dir, init_keys, sign_image
-from provmark.c2pa.pki import KeyPaths
+from provmark.keys import KeyPaths, identity_from_keys_dir, init_keys
+from provmark.metadata import Disclosure
+from provmark.signing import SignOptions, sign_image
 from provmark.cli.main import main
 from provmark.detect.verify import VerifyOptions, verify_file
 

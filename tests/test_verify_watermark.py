@@ -16,11 +16,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from provmark.c2pa import init_keys
 from provmark.c2pa.manifest import SOFT_BINDING_ALG
-from provmark.c2pa.pki import KeyPaths
 from provmark.c2pa.store import ManifestStore
 from provmark.cli.main import main
+from provmark.keys import KeyPaths, init_keys
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from provmark.watermark.calibration import (
     soft_bound,
 )
 from provmark.watermark.codec import CODE_BITS, decode_candidates, encode_payload
-from provmark.watermark.detection import detect, raw_bits
+from provmark.watermark.decision import detect, raw_bits
 from provmark.watermark.scramble import scrambler_for
 
 KEY = bytes(range(32))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from provmark.watermark import decode_watermark, embed_watermark
+from provmark.watermark.marking import decode_watermark, embed_watermark
 
 KEY = bytes.fromhex("5d" * 32)
 OTHER_KEY = bytes.fromhex("a7" * 32)

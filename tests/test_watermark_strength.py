@@ -11,9 +11,10 @@ from PIL import Image
 
 from provmark.models import load_model
 from provmark.models.strength import DEFAULT_POLICY, StrengthPolicy, choose_strength, predicted_ber
-from provmark.watermark import embed_watermark_with_strength
-from provmark.watermark.detection import raw_bits
-from provmark.watermark.pixels import add_to_planes, internal_image, split_image
+from provmark.watermark.marking import embed_watermark_with_strength
+from provmark.watermark.decision import raw_bits
+from provmark.watermark.pixels import add_to_planes, internal_image
+from provmark.watermark.planes import split_image
 from provmark.models.embedding import to_internal, upsample_residual
 
 KEY = bytes.fromhex("3c" * 32)

@@ -20,7 +20,7 @@ from benchmarks.promark import datasets, diffusion, metrics
 from benchmarks.promark.unet import UNetConfig
 from provmark.concepts.registry import Registry
 from provmark.watermark.concept_channel import channel_logits, embed_channel, match_codes
-from provmark.watermark.detection import raw_bits
+from provmark.watermark.decision import raw_bits
 from provmark.watermark.marking import watermark_logits
 
 MARK_SIZE = 128  # the product mark's minimum side: crops are marked at this size

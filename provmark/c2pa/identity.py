@@ -17,7 +17,6 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from provmark.c2pa.pki import KeyPaths
 from provmark.errors import KeyMaterialError
 
 _CURVE_ALGS = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
@@ -102,14 +101,6 @@ def load_identity(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return SigningIdentity(chain_pem=chain_pem, alg=alg_for_public_key(private), key_pem=plain)
-
-
-def identity_from_keys_dir(directory: str | os.PathLike[str], password: str | bytes | None = None) -> SigningIdentity:
-    """Load ``signer.pem`` and ``signer.key`` from a folder made by ``provmark keys init``."""
-    paths = KeyPaths(Path(directory))
-    if not paths.dir.is_dir():
-        raise KeyMaterialError(f"{paths.dir}: no such keys folder (create one with 'provmark keys init --dir {paths.dir}')")
-    return load_identity(paths.chain, paths.key, password)
 
 
 def callback_identity(

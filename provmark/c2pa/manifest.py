@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from provmark import __version__
-from provmark.c2pa.options import Disclosure
-from provmark.c2pa.vocab import TRAINING_MINING_ENTRIES, source_type_uri
+from provmark.metadata.disclosure import Disclosure
+from provmark.metadata.vocab import TRAINING_MINING_ENTRIES, source_type_uri
 
 #: Our soft-binding algorithm name (reverse-domain, as C2PA asks for non-registered algorithms).
 SOFT_BINDING_ALG = "io.provmark.watermark.1"

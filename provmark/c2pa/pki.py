@@ -9,55 +9,20 @@ alone needs the trust configuration to list it).
 from __future__ import annotations
 
 import datetime as dt
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provmark.errors import KeyMaterialError, OutputError
-from provmark.io.atomic import write_bytes_atomic
-
-CA_FILE = "ca.pem"
-CHAIN_FILE = "signer.pem"
-KEY_FILE = "signer.key"
-WATERMARK_KEY_FILE = "watermark.key"
+from provmark.errors import KeyMaterialError
 
 #: id-kp-documentSigning (RFC 9336); cryptography names it only from version 44 on.
 DOCUMENT_SIGNING_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 CA_YEARS = 10
 SIGNER_YEARS = 2
-
-
-@dataclass(frozen=True)
-class KeyPaths:
-    """Where the files of a keys folder live."""
-
-    dir: Path
-
-    @property
-    def ca(self) -> Path:
-        """Trust anchor (self-signed CA certificate)."""
-        return self.dir / CA_FILE
-
-    @property
-    def chain(self) -> Path:
-        """Signing certificate followed by the CA, PEM."""
-        return self.dir / CHAIN_FILE
-
-    @property
-    def key(self) -> Path:
-        """Private signing key, PKCS#8 PEM, mode 0600."""
-        return self.dir / KEY_FILE
-
-    @property
-    def watermark_key(self) -> Path:
-        """Secret key for keyed watermarks."""
-        return self.dir / WATERMARK_KEY_FILE
 
 
 def _name(common_name: str, org: str) -> x509.Name:
@@ -136,18 +101,17 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrite: bool = False) -> KeyPaths:
-    """Create ``ca.pem``, ``signer.pem``, ``signer.key`` and ``watermark.key`` in ``directory``.
+@dataclass(frozen=True)
+class PkiFiles:
+    """The PEM files of a new test PKI: trust anchor, signing chain, private key (PKCS#8)."""
 
-    Refuses to replace an existing keys folder unless ``overwrite`` is true, since that would
-    orphan everything signed with the old keys.
-    """
-    from provmark.watermark.keys import new_watermark_key, write_watermark_key
+    ca: bytes
+    chain: bytes
+    key: bytes = field(repr=False)
 
-    paths = KeyPaths(Path(directory))
-    existing = [p for p in (paths.ca, paths.chain, paths.key, paths.watermark_key) if p.exists()]
-    if existing and not overwrite:
-        raise OutputError(f"{paths.dir}: already holds keys ({existing[0].name}); pass --force to replace them")
+
+def new_pki(org: str) -> PkiFiles:
+    """Create a CA and a signing certificate for ``org``, as PEM bytes (nothing is written)."""
     if not org.strip():
         raise KeyMaterialError("the organisation name (--org) must not be empty")
     now = dt.datetime.now(dt.timezone.utc)
@@ -156,18 +120,4 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
     key_pem = ee_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    written: list[Path] = []
-    try:
-        for path, data, mode in (
-            (paths.ca, _pem(ca_cert), None),
-            (paths.chain, _pem(ee_cert) + _pem(ca_cert), None),
-            (paths.key, key_pem, 0o600),
-        ):
-            write_bytes_atomic(path, data, mode=mode)
-            written.append(path)
-        write_watermark_key(paths.watermark_key, new_watermark_key())
-    except OutputError:
-        for path in written:  # no half-made keys folder
-            path.unlink(missing_ok=True)
-        raise
-    return paths
+    return PkiFiles(ca=_pem(ca_cert), chain=_pem(ee_cert) + _pem(ca_cert), key=key_pem)

@@ -10,7 +10,7 @@ from typing import Any
 
 import c2pa
 
-from provmark.c2pa.vocab import short_source_type
+from provmark.metadata.vocab import short_source_type
 from provmark.errors import VerificationError
 
 #: Where a manifest came from: inside the file, a NAME.c2pa sidecar, or the local store via a watermark.

@@ -12,9 +12,9 @@ from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, 
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
 from provmark.concepts.codebook import CodeBook
-from provmark.concepts.marker import one_torch_thread
 from provmark.concepts.registry import Registry
 from provmark.detect.attribution import AttributionReport, attribute_file
+from provmark.models.threads import one_torch_thread
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
 

@@ -21,7 +21,7 @@ def keys() -> None:
 @one_line_errors
 def init(directory: Path, org: str, force: bool) -> None:
     """Create a test CA (ca.pem), signing chain (signer.pem), key (signer.key) and watermark.key."""
-    from provmark.c2pa.pki import init_keys
+    from provmark.keys import init_keys
 
     paths = init_keys(directory, org=org, overwrite=force)
     click.echo(f"created {paths.ca}, {paths.chain}, {paths.key} (0600), {paths.watermark_key} (0600)")
@@ -33,7 +33,7 @@ def init(directory: Path, org: str, force: bool) -> None:
 @one_line_errors
 def show(directory: Path) -> None:
     """Print who the signing certificate names, its validity and algorithm."""
-    from provmark.c2pa.identity import identity_from_keys_dir
+    from provmark.keys import identity_from_keys_dir
 
     identity = identity_from_keys_dir(directory)
     cert = identity.certificate

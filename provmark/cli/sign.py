@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from provmark.c2pa.vocab import SOURCE_TYPES, TRAINING_MINING
+from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 from provmark.cli.common import FailureLog, fail, one_line_errors
 from provmark.errors import ProvmarkError
 
@@ -42,9 +42,11 @@ def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: P
          tsa_url: str | None, thumbnail: bool, no_watermark: bool, watermark_key: Path | None, store_dir: Path | None,
          strength: float) -> None:  # fmt: skip
     """Sign images (JPEG, PNG, WebP, TIFF, GIF) with a C2PA manifest and disclosure metadata."""
-    from provmark.c2pa.files import prepare_out_dir, sign_file, watermarking_from_files
-    from provmark.c2pa.identity import identity_from_keys_dir, load_identity
-    from provmark.c2pa.options import Disclosure, SignOptions
+    from provmark.c2pa.identity import load_identity
+    from provmark.keys import identity_from_keys_dir
+    from provmark.metadata.disclosure import Disclosure
+    from provmark.signing.files import prepare_out_dir, sign_file, watermarking_from_files
+    from provmark.signing.options import SignOptions
 
     if (cert is None) != (key is None):
         fail("--cert and --key go together", code=2)

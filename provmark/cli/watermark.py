@@ -9,7 +9,8 @@ import click
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
 from provmark.errors import OutputError, ProvmarkError
 from provmark.io import encode_like, load_image, write_bytes_atomic
-from provmark.watermark import PAYLOAD_BYTES, decode_watermark, embed_watermark_with_strength
+from provmark.watermark.codec import PAYLOAD_BYTES
+from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength
 from provmark.watermark.keys import read_watermark_key
 
 _INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))

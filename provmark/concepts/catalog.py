@@ -17,23 +17,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from provmark.concepts.marker import (
-    CHANNEL_REGION,
-    MarkJob,
-    MarkOptions,
-    MarkResult,
-    mark_file,
-    one_torch_thread,
-    output_path,
-)
+from provmark.concepts.codebook import CodeBook
+from provmark.concepts.layout import CHANNEL_REGION
+from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, output_path
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
-
-if TYPE_CHECKING:  # imported when needed: it loads the watermark model code
-    from provmark.concepts.codebook import CodeBook
+from provmark.models.threads import one_torch_thread, use_one_thread
 
 #: File name endings treated as catalog images (content decides the format when read).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
@@ -191,11 +182,7 @@ def mark_catalog(
             yield MarkJob(rel, str(src_path), str(out), names, tuple(c.index for c in found), payloads)
 
     clean_partial_outputs(dest)
-    codebook = None
-    if options.verify:
-        from provmark.concepts.codebook import CodeBook
-
-        codebook = CodeBook.from_registry(registry)
+    codebook = CodeBook.from_registry(registry) if options.verify else None
     for result in run_jobs(planned(), registry.watermark_key, options, jobs, codebook):
         if result.record is not None:
             registry.record_image(result.record)
@@ -253,9 +240,7 @@ _WORKER: tuple[bytes, MarkOptions, CodeBook | None] | None = None
 
 def _init_worker(key: bytes, options: MarkOptions, codebook: CodeBook | None) -> None:
     global _WORKER
-    import torch
-
-    torch.set_num_threads(1)  # parallelism comes from processes; see one_torch_thread
+    use_one_thread()
     _WORKER = (key, options, codebook)
 
 

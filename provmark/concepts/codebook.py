@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from provmark.concepts.registry import Registry
-from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, count_light_subsets
-from provmark.watermark.detection import raw_bits
-
-CODE_BITS = 128
+from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, count_light_subsets, hamming_ball
+from provmark.watermark.codec import CODE_BITS
+from provmark.watermark.decision import raw_bits
 
 __all__ = ["DEFAULT_P_THRESHOLD", "CodeBook", "CodeMatch"]
 
@@ -80,6 +79,6 @@ class CodeBook:
         best = int(np.argmin(costs))
         distance = int(wrong[best].sum())
         count = len(self.indexes)
-        hard = count * sum(math.comb(CODE_BITS, i) for i in range(distance + 1))
+        hard = count * hamming_ball(distance)
         soft = count * count_light_subsets(weights, float(costs[best]))
         return CodeMatch(self.indexes[best], distance, min(1.0, 2.0 * math.ldexp(min(hard, soft), -CODE_BITS)))

@@ -1,7 +1,7 @@
 """Region layouts: where each concept of a multi-concept image is embedded.
 
 Every region is marked independently with its own concept code and must be at least
-``MIN_REGION`` pixels on each side. Attribution tries the whole image and the regions of
+``MIN_SIDE`` pixels on each side. Attribution tries the whole image and the regions of
 every standard layout, so it does not need to know which layout was used.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from provmark.errors import WatermarkError
+from provmark.watermark.planes import MIN_SIDE
 
-#: Smallest region side the watermark accepts, in pixels.
-MIN_REGION = 128
+#: Region name under which the concept channel is recorded and reported.
+CHANNEL_REGION = "channel"
 
 #: Bonferroni factor of the concept channel when it is read beside the regions: half the budget.
 CHANNEL_WEIGHT = 2
@@ -77,10 +78,10 @@ def checked_regions(layout: str, width: int, height: int, count: int) -> tuple[s
         raise WatermarkError(f"layout {layout} has {len(found)} regions but {count} concept(s) were given")
     for region in found:
         left, top, right, bottom = region.box
-        if right - left < MIN_REGION or bottom - top < MIN_REGION:
+        if right - left < MIN_SIDE or bottom - top < MIN_SIDE:
             raise WatermarkError(
                 f"image {width}x{height} too small for layout {layout}: region {region.name} is "
-                f"{right - left}x{bottom - top}, each region needs at least {MIN_REGION}x{MIN_REGION} px"
+                f"{right - left}x{bottom - top}, each region needs at least {MIN_SIDE}x{MIN_SIDE} px"
             )
     return layout, found
 
@@ -91,7 +92,7 @@ def candidate_regions(width: int, height: int) -> list[Region]:
     for layout in _GRIDS:
         for region in regions(layout, width, height):
             left, top, right, bottom = region.box
-            if right - left >= MIN_REGION and bottom - top >= MIN_REGION and region.box not in seen:
+            if right - left >= MIN_SIDE and bottom - top >= MIN_SIDE and region.box not in seen:
                 seen[region.box] = region
     return list(seen.values())
 

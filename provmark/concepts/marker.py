@@ -1,7 +1,6 @@
 """Marking one image file with concept codes: the unit of work of a catalog run.
 
-``embed_regions``, ``region_logits`` and ``channel_match`` are the only places concepts touch the
-watermark (imported when first used, so registry commands do not load torch).
+``embed_regions`` writes the marks; :mod:`provmark.concepts.reading` reads them back (``--verify``).
 
 With ``MarkOptions.channel`` the image also gets the concept channel
 (:mod:`provmark.watermark.concept_channel`): a fixed keyed pattern per concept that a generator
@@ -12,29 +11,23 @@ that is not an RGB profile is then dropped), and 16-bit images are refused.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from provmark.concepts.layout import CHANNEL_WEIGHT, Region, candidate_regions, checked_regions, search_weight
+from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
+from provmark.concepts.layout import CHANNEL_REGION, Region, candidate_regions, checked_regions, search_weight
+from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
 from provmark.io import LoadedImage, encode_like, load_image, write_bytes_atomic
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from provmark.concepts.codebook import CodeBook, CodeMatch
-
-#: Region name under which the concept channel is recorded and reported.
-CHANNEL_REGION = "channel"
+from provmark.watermark.concept_channel import DEFAULT_GRID, embed_channel
+from provmark.watermark.marking import embed_watermark
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,7 @@ class MarkOptions:
     strength: float = 1.0
     verify: bool = False
     channel: float | None = None
-    channel_grid: int = 32  # concept_channel.DEFAULT_GRID (not imported here: it loads torch)
+    channel_grid: int = DEFAULT_GRID
 
 
 @dataclass(frozen=True)
@@ -73,8 +66,6 @@ class MarkResult:
 
 def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key: bytes, strength: float) -> Image.Image:
     """Embed each payload in its own region of ``image``; returns a new image of the same size."""
-    from provmark.watermark import embed_watermark
-
     if len(marks) == 1 and marks[0][0].box == (0, 0, *image.size):
         return embed_watermark(image, marks[0][1], key, strength=strength)
     out: Image.Image | None = None
@@ -85,50 +76,6 @@ def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key
         out.paste(piece, region.box[:2])
     assert out is not None, "no region to mark"
     return out
-
-
-def region_logits(image: Image.Image, region: Region) -> np.ndarray:
-    """The watermark decoder's raw logits (``[views, 128]``) for one region of ``image``."""
-    from provmark.watermark.marking import watermark_logits
-
-    whole = region.box == (0, 0, *image.size)
-    return watermark_logits(image if whole else image.crop(region.box))
-
-
-def channel_match(image: Image.Image, key: bytes, codebook: CodeBook, grid: int) -> CodeMatch | None:
-    """The concept whose concept channel ``image`` carries, or None.
-
-    The match's distance counts the raw channel bits read wrong (so its confidence is the share
-    read right) and its p-value is the channel's own bound times :data:`CHANNEL_WEIGHT`: the
-    channel spends half of the false-attribution budget, the regions the other half.
-    """
-    from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeMatch
-    from provmark.watermark.concept_channel import match_code_bits
-
-    if not len(codebook):
-        return None
-    found = match_code_bits(image, key, codebook.codes, grid, DEFAULT_P_THRESHOLD / CHANNEL_WEIGHT)
-    if found.index is None:
-        return None
-    wrong = int(((found.logits > 0) != codebook.codes[found.index].astype(bool)).sum())
-    return CodeMatch(codebook.indexes[found.index], wrong, min(1.0, found.p_value * CHANNEL_WEIGHT))
-
-
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the watermark on one CPU thread (parallelism comes from processes), then restore.
-
-    Small convolutions gain little from intra-op threads and lose badly when the cores are
-    busy: measured 12 ms vs 312 ms per 1024 px embed with 2 threads beside another job.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -169,8 +116,6 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     marked = embed_regions(loaded.image, list(zip(regions, job.payloads)), key, options.strength)
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
     if options.channel is not None:
-        from provmark.watermark.concept_channel import embed_channel
-
         marked = embed_channel(marked, job.payloads[0], key, options.channel, options.channel_grid)
         if marked.mode != loaded.image.mode:
             loaded = _without_foreign_profile(loaded)
@@ -210,8 +155,6 @@ def check_marks(
     With ``channel_grid``, the concept channel (read on that grid) must carry the first
     concept, and the regions are held to the budget they have when the channel is read too.
     """
-    from provmark.concepts.codebook import DEFAULT_P_THRESHOLD
-
     image = load_image(data).image
     searched = len(candidate_regions(*image.size))
     channel = channel_grid is not None

@@ -23,11 +23,12 @@ from typing import Any
 from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
-from provmark.concepts.layout import candidate_regions, search_weight
-from provmark.concepts.marker import CHANNEL_REGION, channel_match, one_torch_thread, region_logits
+from provmark.concepts.layout import CHANNEL_REGION, candidate_regions, search_weight
+from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import ProvmarkError, WatermarkError
 from provmark.io import load_image
+from provmark.models.threads import one_torch_thread
 
 
 @dataclass

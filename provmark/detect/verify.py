@@ -1,7 +1,5 @@
 """Verify images: C2PA manifest (embedded, sidecar, or recovered through the watermark), XMP and
 EXIF disclosure, and the verdicts ``ai_generated`` and ``integrity``.
-
-torch is imported only when a watermark key is given, so C2PA-only checks stay fast.
 """
 
 from __future__ import annotations
@@ -13,16 +11,17 @@ from pathlib import Path
 
 from cryptography import x509
 
-from provmark.c2pa.metadata_exif import read_exif_disclosure
-from provmark.c2pa.metadata_xmp import read_xmp_disclosure
-from provmark.c2pa.pki import KeyPaths
 from provmark.c2pa.reader import TRUST_CODE_PREFIXES, ManifestSummary, read_manifest
 from provmark.c2pa.signer import EMBEDDABLE
 from provmark.c2pa.store import ManifestStore
-from provmark.c2pa.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
 from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
 from provmark.errors import InputImageError, KeyMaterialError, VerificationError, WatermarkError
 from provmark.io.images import LoadedImage, load_image
+from provmark.keys import KeyPaths
+from provmark.metadata.exif import read_exif_disclosure
+from provmark.metadata.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
+from provmark.metadata.xmp import read_xmp_disclosure
+from provmark.watermark.keys import read_watermark_key
 
 #: Failure code reported when C2PA data is present but cannot be parsed.
 UNREADABLE = "manifest.unreadable"
@@ -57,9 +56,6 @@ def build_options(
         store = store or ManifestStore.beside_keys(paths.dir)
     options = VerifyOptions(trust_pems=[_read_pem(Path(p)) for p in trust], store=store)
     if key_file is not None:
-        # Importing the watermark package loads torch: only when a key asks for it.
-        from provmark.watermark.keys import read_watermark_key
-
         options.watermark_key = read_watermark_key(key_file)
     return options
 
@@ -134,7 +130,7 @@ def _embedded_manifest(
 def _watermark(
     loaded: LoadedImage, key: bytes, store: ManifestStore | None, trust_pems: list[str]
 ) -> tuple[WatermarkReport, ManifestSummary | None]:
-    from provmark.watermark import decode_watermark
+    from provmark.watermark.marking import decode_watermark  # the neural decoder: only when a key is given
 
     try:
         result = decode_watermark(loaded.image, key)

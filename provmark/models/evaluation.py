@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from provmark.models.attacks import Attack, quantise
+from provmark.models.augment import Attack, quantise
 from provmark.models.embedding import add_residual, to_internal
 from provmark.models.networks import WatermarkModel
 

@@ -20,13 +20,13 @@ import torch.nn.functional as F
 
 from provmark.errors import ModelError
 from provmark.io import write_bytes_atomic
-from provmark.models.attacks import TrainingAttacks, evaluation_attacks, quantise
+from provmark.models.augment import TrainingAttacks, evaluation_attacks, quantise
 from provmark.models.config import ModelConfig
 from provmark.models.data import CropSampler, list_photos, load_rgb, split_photos, to_float
 from provmark.models.embedding import add_residual, to_internal
 from provmark.models.evaluation import Evaluation, evaluate
 from provmark.models.networks import WatermarkModel
-from provmark.models.registry import export_model, load_model
+from provmark.models.hub import export_model, load_model
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.log"

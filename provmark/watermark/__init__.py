@@ -1,12 +1,16 @@
 """Invisible watermark: keyed 64-bit payloads, embedded and decoded at any resolution.
 
-``embed_watermark(image, payload, key)`` and ``decode_watermark(image, key)`` are the public
-entry points; ``DecodeResult.p_value`` is a calibrated false-positive bound.
+This package's coding core imports no torch: payload coding (:mod:`~provmark.watermark.codec`),
+key scrambling (:mod:`~provmark.watermark.scramble`), the false-positive bounds
+(:mod:`~provmark.watermark.calibration`), the decision from logits
+(:mod:`~provmark.watermark.decision`), keys (:mod:`~provmark.watermark.keys`) and the concept
+channel. The neural embedder and decoder live in :mod:`provmark.watermark.marking`
+(``embed_watermark``, ``decode_watermark``), imported only by code that touches pixels.
 """
 
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.codec import PAYLOAD_BYTES
-from provmark.watermark.detection import DecodeResult
-from provmark.watermark.marking import decode_watermark, embed_watermark, embed_watermark_with_strength
+from provmark.watermark.decision import DecodeResult
+from provmark.watermark.keys import new_watermark_key, read_watermark_key, write_watermark_key
 
-__all__ = ["DEFAULT_P_THRESHOLD", "PAYLOAD_BYTES", "DecodeResult", "decode_watermark", "embed_watermark", "embed_watermark_with_strength"]
+__all__ = ["DEFAULT_P_THRESHOLD", "PAYLOAD_BYTES", "DecodeResult", "new_watermark_key", "read_watermark_key", "write_watermark_key"]

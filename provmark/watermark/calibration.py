@@ -32,10 +32,14 @@ DEFAULT_P_THRESHOLD = 1e-6
 _SOFT_LEVELS = 1024
 
 
+def hamming_ball(distance: int, n: int = CODE_BITS) -> int:
+    """Number of n-bit words within Hamming distance ``distance`` of a given word."""
+    return sum(math.comb(n, i) for i in range(distance + 1))
+
+
 def hard_bound(distance: int, n: int = CODE_BITS) -> float:
     """Chance that a uniform n-bit word is within ``distance`` of one of ``2**64`` codewords."""
-    volume = sum(math.comb(n, i) for i in range(distance + 1))
-    return min(1.0, math.ldexp(volume, PAYLOAD_BITS - n))
+    return min(1.0, math.ldexp(hamming_ball(distance, n), PAYLOAD_BITS - n))
 
 
 def soft_bound(confidences: np.ndarray, disagreement: float) -> float:

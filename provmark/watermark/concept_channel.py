@@ -6,11 +6,11 @@ of a concept gets the *same* additive pattern, so a class-conditional generator 
 part of the class. The pattern lives on a ``grid x grid x 3`` cell grid stretched over the
 image (nearest neighbour, so any size works and area downsampling to the grid recovers it):
 the 128 raw bits of the concept's payload (BCH-coded and key-scrambled as for the neural
-mark, :func:`provmark.watermark.detection.raw_bits`) are spread over the cells by a keyed
+mark, :func:`provmark.watermark.decision.raw_bits`) are spread over the cells by a keyed
 permutation, each cell times a keyed +-1 chip, at ``+-amplitude`` 8-bit levels.
 
 Reading correlates the high-passed grid image with the chips: 128 raw logits (usable with
-:func:`provmark.watermark.detection.detect`) and, for a registry's known codes, a z-score per
+:func:`provmark.watermark.decision.detect`) and, for a registry's known codes, a z-score per
 code. *Bound*: if the pixels do not depend on the key, the keyed chips are independent
 uniform signs, so by Hoeffding ``P(z >= t) <= exp(-t^2 / 2)`` for each code; the p-value of
 the best code is that times the number of codes tried.
@@ -29,8 +29,8 @@ from PIL import Image
 
 from provmark.errors import WatermarkError
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
-from provmark.watermark.detection import raw_bits
-from provmark.watermark.scramble import RAW_BITS
+from provmark.watermark.codec import CODE_BITS
+from provmark.watermark.decision import raw_bits
 
 #: Default cells per side: 32 x 32 x 3 = 3072 cells, 24 per raw bit.
 DEFAULT_GRID = 32
@@ -61,11 +61,11 @@ class ChannelMatch:
 def channel_layout(key: bytes, grid: int = DEFAULT_GRID) -> ChannelLayout:
     """The keyed layout of the concept channel for ``key`` on a ``grid`` x ``grid`` cell grid."""
     cells = grid * grid * 3
-    if cells < RAW_BITS:
-        raise WatermarkError(f"a concept channel grid needs at least {RAW_BITS} cells, {grid}x{grid}x3 has {cells}")
+    if cells < CODE_BITS:
+        raise WatermarkError(f"a concept channel grid needs at least {CODE_BITS} cells, {grid}x{grid}x3 has {cells}")
     seed = hmac.new(key, b"provmark/concept-channel/" + str(grid).encode(), hashlib.sha256).digest()
     rng = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
-    bit_of_cell = rng.permutation(np.arange(cells) % RAW_BITS).reshape(grid, grid, 3)
+    bit_of_cell = rng.permutation(np.arange(cells) % CODE_BITS).reshape(grid, grid, 3)
     chip = rng.choice(np.array([-1.0, 1.0]), size=(grid, grid, 3))
     return ChannelLayout(grid, bit_of_cell, chip)
 
@@ -134,8 +134,8 @@ def channel_logits(image: Image.Image, key: bytes, grid: int = DEFAULT_GRID) -> 
     """128 raw bit logits read from the concept channel (> 0 means bit 1), unit-free."""
     layout = channel_layout(key, grid)
     signal = high_pass(grid_image(image, grid)) * layout.chip
-    sums = np.bincount(layout.bit_of_cell.ravel(), weights=signal.ravel(), minlength=RAW_BITS)
-    return sums / (np.linalg.norm(signal) / math.sqrt(RAW_BITS) + 1e-9)
+    sums = np.bincount(layout.bit_of_cell.ravel(), weights=signal.ravel(), minlength=CODE_BITS)
+    return sums / (np.linalg.norm(signal) / math.sqrt(CODE_BITS) + 1e-9)
 
 
 def match_codes(
@@ -159,16 +159,16 @@ def match_code_bits(
     threshold: float = DEFAULT_P_THRESHOLD,
 ) -> ChannelMatch:
     """:func:`match_codes` for codes given as their raw bits (rows of 128 0/1, e.g. ``CodeBook.codes``)."""
-    signs = 2.0 * np.asarray(codes, dtype=np.float64).reshape(-1, RAW_BITS) - 1.0
+    signs = 2.0 * np.asarray(codes, dtype=np.float64).reshape(-1, CODE_BITS) - 1.0
     if not len(signs):
         raise WatermarkError("no concept codes to match")
     layout = channel_layout(key, grid)
     signal = high_pass(grid_image(image, grid)) * layout.chip
     norm = float(np.linalg.norm(signal)) + 1e-9
-    sums = np.bincount(layout.bit_of_cell.ravel(), weights=signal.ravel(), minlength=RAW_BITS)
+    sums = np.bincount(layout.bit_of_cell.ravel(), weights=signal.ravel(), minlength=CODE_BITS)
     z = [float(v) for v in signs @ sums / norm]
     best = int(np.argmax(z))
     bound = math.exp(-z[best] ** 2 / 2.0) if z[best] > 0 else 1.0
     p = min(1.0, bound * len(z))
-    logits = sums / (norm / math.sqrt(RAW_BITS))
+    logits = sums / (norm / math.sqrt(CODE_BITS))
     return ChannelMatch(best if p <= threshold else None, z, p, logits)

@@ -10,6 +10,8 @@ from provmark.errors import KeyMaterialError
 from provmark.io.atomic import write_bytes_atomic
 
 KEY_BYTES = 32
+#: Name of the watermark key file in a keys folder.
+KEY_FILE = "watermark.key"
 
 
 def new_watermark_key() -> bytes:

@@ -19,15 +19,16 @@ from provmark.models.embedding import to_internal, upsample_residual
 from provmark.models.networks import WatermarkModel
 from provmark.models.strength import choose_strength
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
-from provmark.watermark.detection import DecodeResult, detect, raw_bits
-from provmark.watermark.pixels import add_to_planes, internal_image, merge_image, split_image
-from provmark.watermark.scramble import RAW_BITS
+from provmark.watermark.codec import CODE_BITS
+from provmark.watermark.decision import DecodeResult, detect, raw_bits
+from provmark.watermark.pixels import add_to_planes, internal_image
+from provmark.watermark.planes import merge_image, split_image
 
 
 def _model(name: str) -> WatermarkModel:
     model = load_model(name)
-    if model.config.num_bits != RAW_BITS:
-        raise WatermarkError(f"model {name!r} carries {model.config.num_bits} bits, the watermark needs {RAW_BITS}")
+    if model.config.num_bits != CODE_BITS:
+        raise WatermarkError(f"model {name!r} carries {model.config.num_bits} bits, the watermark needs {CODE_BITS}")
     return model
 
 
@@ -43,7 +44,7 @@ def embed_watermark(
     """Return a copy of ``image`` carrying the 8-byte ``payload`` under ``key``.
 
     Size, aspect ratio and mode are kept (palette images come back as RGB/RGBA; see
-    :mod:`provmark.watermark.pixels`). ``strength`` scales the residual (1.0 is the
+    :mod:`provmark.watermark.planes`). ``strength`` scales the residual (1.0 is the
     calibrated default; higher is more robust and more visible). With ``adaptive`` the
     residual is first scaled by the image's closed-loop strength
     (:mod:`provmark.models.strength`, 0.8-1.6): weak hosts get more, easy ones less.

@@ -1,83 +1,23 @@
-"""Image modes in and out of the watermark: split a PIL image into planes and put it back.
+"""Planes to and from the watermark model: the squash-resized model input, and the dithered residual.
 
-The mark lives in the colour (or gray) planes; alpha is never touched. Mode handling:
-
-- ``RGB``, ``RGBA``: marked in RGB, alpha kept; ``L``, ``LA``: marked in the gray plane (the
-  luma of the residual), returned as ``L``/``LA``;
-- ``I;16``/``I;16L``/``I;16B``/``I`` (16-bit gray): the residual is added at 16-bit precision,
-  returned in the same mode (``I`` values are taken as 0-65535; ``I;16L`` comes back as
-  its equivalent ``I;16``);
-- ``P``/``PA`` (palette): converted to ``RGB``/``RGBA`` and returned so, because re-quantising
-  to a palette would erase the mark (GIF output quantises again: do not expect a mark there);
-- ``CMYK``: converted to RGB with PIL's formula, marked, converted back with PIL's formula
-  (K is rebuilt as 0: ink separation is not kept);
-- ``1`` (bilevel) and other modes are refused with a :class:`WatermarkError`.
+Mode handling (which planes are marked, what comes back) is in :mod:`provmark.watermark.planes`.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from provmark.errors import WatermarkError
 from provmark.models.embedding import LUMA_WEIGHTS, to_internal
-
-#: Shortest side, in pixels, of an image that can carry a mark.
-MIN_SIDE = 128
-
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I")
+from provmark.watermark.planes import Planes
 
 #: Reading an 8-bit image, integer resizing goes down to this many times the internal size.
 PRESCALE = 4
 
 _BAYER = (torch.tensor([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], dtype=torch.float32) + 0.5) / 16
-
-
-@dataclass
-class Planes:
-    """The markable planes of an image: ``color`` is HxWx3 (RGB) or HxW (gray), integer."""
-
-    color: np.ndarray
-    alpha: np.ndarray | None
-    max_value: int
-    mode: str  # the mode the marked image is returned in
-    dtype: np.dtype = np.dtype(np.uint8)  # the dtype the returned image is built from
-
-    @property
-    def gray(self) -> bool:
-        """True when the colour plane is a single gray channel."""
-        return self.color.ndim == 2
-
-
-def split_image(image: Image.Image) -> Planes:
-    """Split ``image`` into markable planes, refusing modes and sizes that cannot carry a mark."""
-    if min(image.size) < MIN_SIDE:
-        raise WatermarkError(
-            f"image is {image.width}x{image.height}: too small for a watermark (shortest side must be >= {MIN_SIDE} px)"
-        )
-    mode = image.mode
-    if mode == "1":
-        raise WatermarkError("bilevel (1-bit) images cannot carry an invisible watermark; convert to L or RGB first")
-    if mode == "P":
-        mode, image = ("RGBA", image.convert("RGBA")) if "transparency" in image.info else ("RGB", image.convert("RGB"))
-    elif mode == "PA":
-        mode, image = "RGBA", image.convert("RGBA")
-    if mode in ("RGB", "L"):
-        return Planes(np.asarray(image), None, 255, mode)
-    if mode in ("RGBA", "LA"):
-        data = np.asarray(image)
-        return Planes(data[..., :-1] if mode == "RGBA" else data[..., 0], data[..., -1], 255, mode)
-    if mode == "CMYK":
-        return Planes(np.asarray(image.convert("RGB")), None, 255, "CMYK")
-    if mode in _SIXTEEN_BIT:
-        data = np.asarray(image)
-        return Planes(np.clip(data, 0, 65535).astype(np.uint16), None, 65535, mode, data.dtype)
-    raise WatermarkError(f"image mode {mode} is not supported for watermarking (use RGB, RGBA, L, LA, 16-bit gray, P or CMYK)")
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -134,13 +74,3 @@ def add_to_planes(planes: Planes, residual: torch.Tensor) -> np.ndarray:
     else:
         out += step.permute(1, 2, 0)
     return out.clamp_(0, planes.max_value).numpy().astype(planes.color.dtype)
-
-
-def merge_image(planes: Planes, color: np.ndarray) -> Image.Image:
-    """Rebuild an image in ``planes.mode`` from marked colour planes and the untouched alpha."""
-    if planes.mode in _SIXTEEN_BIT:
-        return Image.fromarray(color.astype(planes.dtype))  # uint16 -> I;16, >u2 -> I;16B, int32 -> I
-    if planes.alpha is not None:
-        color = np.dstack([color, planes.alpha])
-    image = Image.fromarray(np.ascontiguousarray(color))
-    return image.convert("CMYK") if planes.mode == "CMYK" else image

@@ -20,9 +20,8 @@ from functools import lru_cache
 import numpy as np
 
 from provmark.errors import WatermarkError
+from provmark.watermark.codec import CODE_BITS
 
-#: Number of raw bits carried by the image (127-bit BCH codeword plus one parity bit).
-RAW_BITS = 128
 #: Shortest key accepted (keys written by ``provmark keys init`` have 32 bytes).
 MIN_KEY_BYTES = 16
 
@@ -39,7 +38,7 @@ class Scrambler:
 
     def scramble(self, bits: np.ndarray) -> np.ndarray:
         """Map codeword bits (0/1, length 128) to the raw bits the model embeds."""
-        raw = np.empty(RAW_BITS, dtype=np.uint8)
+        raw = np.empty(CODE_BITS, dtype=np.uint8)
         raw[self.position] = np.asarray(bits, dtype=np.uint8) ^ self.mask
         return raw
 
@@ -59,9 +58,9 @@ def scrambler_for(key: bytes) -> Scrambler:
 @lru_cache(maxsize=64)
 def _derive(key: bytes) -> Scrambler:
     stream = hmac.new(key, _LABEL_XOR, hashlib.sha256).digest()
-    mask = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))[:RAW_BITS]
+    mask = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))[:CODE_BITS]
     seed = hmac.new(key, _LABEL_PERM, hashlib.sha256).digest()
-    position = np.array(_keyed_permutation(seed, RAW_BITS), dtype=np.int64)
+    position = np.array(_keyed_permutation(seed, CODE_BITS), dtype=np.int64)
     mask.setflags(write=False)
     position.setflags(write=False)
     return Scrambler(mask=mask, position=position)

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass
 
-from provmark.c2pa.options import Disclosure
-from provmark.c2pa.vocab import GENERATED_TYPES, PLUS_DATA_MINING, source_type_uri
+from provmark.metadata.disclosure import Disclosure
+from provmark.metadata.vocab import GENERATED_TYPES, PLUS_DATA_MINING, source_type_uri
 
 NS = {
     "x": "adobe:ns:meta/",

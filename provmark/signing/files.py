@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 from provmark.c2pa.identity import SigningIdentity
-from provmark.c2pa.options import SignOptions, Watermarking
-from provmark.c2pa.pipeline import sign_loaded
-from provmark.c2pa.pki import KeyPaths
 from provmark.c2pa.store import ManifestStore
 from provmark.errors import InputImageError, KeyMaterialError, OutputError
 from provmark.io.atomic import write_bytes_atomic
 from provmark.io.images import load_image
+from provmark.keys import KeyPaths
+from provmark.signing.image import sign_loaded
+from provmark.signing.options import SignOptions, Watermarking
+from provmark.watermark.keys import read_watermark_key
 
 
 def watermarking_from_files(
@@ -23,8 +24,6 @@ def watermarking_from_files(
 ) -> Watermarking:
     """Watermarking with the key from ``key_file`` (default ``KEYS/watermark.key``) and the
     store in ``store_dir`` (default ``KEYS/manifests``; none without a keys folder)."""
-    from provmark.watermark.keys import read_watermark_key
-
     keys = KeyPaths(Path(keys_dir)) if keys_dir is not None else None
     key_path = Path(key_file) if key_file else keys.watermark_key if keys else None
     if key_path is None:

@@ -1,13 +1,12 @@
-"""What a signer states about an image, and how it signs it."""
+"""What a signer states about an image: generator, source type, creator, training terms."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from provmark import __version__
-from provmark.c2pa.store import ManifestStore
-from provmark.c2pa.vocab import SOURCE_TYPES, TRAINING_MINING
+from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 from provmark.errors import SigningError
 
 _VERSION_RE = re.compile(r"^v?\d[\w.+-]*$")
@@ -49,33 +48,6 @@ class Disclosure:
     def generator_version(self) -> str | None:
         """Version part of ``generator`` (None when it has none)."""
         return split_generator(self.generator)[1]
-
-
-@dataclass(frozen=True)
-class SignOptions:
-    """How to sign: disclosure plus the signing switches of ``provmark sign``."""
-
-    disclosure: Disclosure = Disclosure()
-    thumbnail: bool = False
-    sidecar: bool = False
-    label: str | None = None
-    tsa_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.sidecar and self.label:
-            raise SigningError("--label changes the pixels, --sidecar keeps the image untouched: pick one")
-        if self.tsa_url and not self.tsa_url.startswith(("http://", "https://")):
-            raise SigningError(f"time-stamp authority URL must start with http:// or https://, got {self.tsa_url!r}")
-
-
-@dataclass(frozen=True)
-class Watermarking:
-    """Embed an invisible watermark before signing: key, strength, and the store that keeps
-    each signed manifest under its watermark payload (so stripped copies can find it)."""
-
-    key: bytes = field(repr=False)
-    store: ManifestStore | None = None
-    strength: float = 1.0
 
 
 def split_generator(text: str) -> tuple[str, str | None]:

@@ -8,8 +8,8 @@ import numpy as np
 
 from provmark.errors import WatermarkError
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, p_value
-from provmark.watermark.codec import decode_candidates, encode_payload
-from provmark.watermark.scramble import RAW_BITS, scrambler_for
+from provmark.watermark.codec import CODE_BITS, decode_candidates, encode_payload
+from provmark.watermark.scramble import scrambler_for
 
 
 @dataclass
@@ -48,8 +48,8 @@ def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRE
     by V (Bonferroni), so the bound holds whichever view is chosen.
     """
     views = np.atleast_2d(np.asarray(raw_logits, dtype=np.float64))
-    if views.ndim != 2 or views.shape[1] != RAW_BITS:
-        raise WatermarkError(f"a watermark decoder gives {RAW_BITS} logits per view, got shape {views.shape}")
+    if views.ndim != 2 or views.shape[1] != CODE_BITS:
+        raise WatermarkError(f"a watermark decoder gives {CODE_BITS} logits per view, got shape {views.shape}")
     scrambler = scrambler_for(key)
     best: tuple[float, int, bytes, int] | None = None
     for index, raw in enumerate(views):

@@ -1,11 +1,6 @@
 """Sign one image in memory: caption, disclosure metadata, C2PA manifest -> bytes.
 
-This is the Python API for generation pipelines::
-
-    from provmark.c2pa import sign_image, identity_from_keys_dir, SignOptions, Disclosure
-    signed = sign_image(pil_image, identity_from_keys_dir("keys"),
-                        SignOptions(Disclosure(generator="MyGen 2.1")))
-    open("out.png", "wb").write(signed.data)
+The watermark, when asked for, is embedded first, so the C2PA hard binding covers it.
 """
 
 from __future__ import annotations
@@ -16,19 +11,18 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from provmark.c2pa.caption import draw_caption
 from provmark.c2pa.identity import SigningIdentity
-from provmark.c2pa.jpeg_meta import replace_jpeg_metadata
 from provmark.c2pa.manifest import SoftBinding, build_manifest
-from provmark.c2pa.metadata_exif import build_exif
-from provmark.c2pa.metadata_xmp import build_xmp, png_with_xmp
-from provmark.c2pa.options import SignOptions, Watermarking
 from provmark.c2pa.reader import has_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
 from provmark.io.images import LoadedImage, encode_like, load_image
-
-#: Watermark payload size in bytes (the watermark carries 64 bits).
-PAYLOAD_BYTES = 8
+from provmark.metadata.exif import build_exif
+from provmark.metadata.jpeg import replace_jpeg_metadata
+from provmark.metadata.xmp import build_xmp, png_with_xmp
+from provmark.signing.caption import draw_caption
+from provmark.signing.options import SignOptions, Watermarking
+from provmark.watermark.codec import PAYLOAD_BYTES
+from provmark.watermark.marking import embed_watermark
 
 #: Formats whose files carry EXIF and XMP through provmark's encoder.
 METADATA_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
@@ -86,7 +80,7 @@ def sign_loaded(
     """Sign an already decoded image; ``raw`` is its original file content when there is one.
 
     The manifest is not put into the watermark store here: callers do that once the signed
-    image has been delivered (see :func:`sign_image` and :func:`provmark.c2pa.files.sign_file`). A sidecar leaves
+    image has been delivered (see :func:`sign_image` and :func:`provmark.signing.files.sign_file`). A sidecar leaves
     the image untouched, so it is never watermarked.
     """
     mime = mime_for(loaded.format, loaded.name)
@@ -98,7 +92,7 @@ def sign_loaded(
         image = draw_caption(loaded.image, options.label) if options.label else loaded.image
         if watermark is not None:
             binding = SoftBinding(payload=new_payload(watermark))
-            image = embed(image, binding.payload, watermark)
+            image = embed_watermark(image, binding.payload, watermark.key, strength=watermark.strength)
         data = encode_with_disclosure(image, loaded, options, title, raw=raw)
     manifest = build_manifest(options.disclosure, title, has_parent=parent is not None, soft_binding=binding)
     signed = sign_bytes(
@@ -126,13 +120,6 @@ def sign_loaded(
 def new_payload(watermark: Watermarking) -> bytes:
     """A fresh random 8-byte watermark payload (unused in the store, if there is one)."""
     return watermark.store.new_payload(PAYLOAD_BYTES) if watermark.store else secrets.token_bytes(PAYLOAD_BYTES)
-
-
-def embed(image: Image.Image, payload: bytes, watermark: Watermarking) -> Image.Image:
-    """Embed ``payload`` with the watermark model (imports torch on first use)."""
-    from provmark.watermark import embed_watermark
-
-    return embed_watermark(image, payload, watermark.key, strength=watermark.strength)
 
 
 def encode_with_disclosure(

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from provmark.c2pa.metadata_xmp import describe
-from provmark.c2pa.options import Disclosure
-from provmark.c2pa.vocab import source_type_uri
+from provmark.metadata.xmp import describe
+from provmark.metadata.disclosure import Disclosure
+from provmark.metadata.vocab import source_type_uri
 
 IMAGE_DESCRIPTION = 0x010E
 SOFTWARE = 0x0131

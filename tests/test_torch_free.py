@@ -1,0 +1,45 @@
+"""The coding core, keys, registry, C2PA and verification import no torch (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CORE = [
+    "provmark",
+    "provmark.watermark",
+    "provmark.watermark.codec",
+    "provmark.watermark.scramble",
+    "provmark.watermark.calibration",
+    "provmark.watermark.decision",
+    "provmark.watermark.keys",
+    "provmark.watermark.planes",
+    "provmark.watermark.concept_channel",
+    "provmark.concepts.codes",
+    "provmark.concepts.codebook",
+    "provmark.concepts.layout",
+    "provmark.concepts.registry",
+    "provmark.keys",
+    "provmark.c2pa",
+    "provmark.metadata",
+    "provmark.detect.verify",
+    "provmark.cli.main",
+]
+
+
+def _loads_torch(modules: list[str]) -> bool:
+    code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return out.stdout.strip() == "True"
+
+
+def test_core_modules_do_not_import_torch() -> None:
+    assert not _loads_torch(CORE)
+
+
+@pytest.mark.parametrize("module", ["provmark.watermark.marking", "provmark.concepts.marker"])
+def test_pixel_modules_do_import_torch(module: str) -> None:
+    """The check can fail: modules that run the neural mark do load torch."""
+    assert _loads_torch([module])
