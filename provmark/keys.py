@@ -2,17 +2,23 @@
 
 ``provmark keys init --dir KEYS`` (or :func:`init_keys`) writes ``ca.pem`` (trust anchor),
 ``signer.pem`` (signing chain), ``signer.key`` and ``watermark.key`` (both 0600); the manifest
-store of watermarked images lives in ``KEYS/manifests``.
+store of watermarked images lives in ``KEYS/manifests``. :func:`load_keys` reads a folder once::
+
+    keys = provmark.load_keys("keys")          # watermark key, trust anchor, manifest store
+    identity = keys.identity()                 # the signing key (pass password= if encrypted)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography import x509
 
 from provmark.c2pa.identity import SigningIdentity, load_identity
 from provmark.c2pa.pki import new_pki
+from provmark.c2pa.store import ManifestStore
 from provmark.errors import KeyMaterialError, OutputError
 from provmark.io.atomic import write_bytes_atomic
 from provmark.watermark import keys as watermark_keys
@@ -75,7 +81,71 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
 
 def identity_from_keys_dir(directory: str | os.PathLike[str], password: str | bytes | None = None) -> SigningIdentity:
     """Load ``signer.pem`` and ``signer.key`` from a folder made by ``provmark keys init``."""
+    paths = _existing(directory)
+    return load_identity(paths.chain, paths.key, password)
+
+
+def _existing(directory: str | os.PathLike[str]) -> KeyPaths:
     paths = KeyPaths(Path(directory))
     if not paths.dir.is_dir():
         raise KeyMaterialError(f"{paths.dir}: no such keys folder (create one with 'provmark keys init --dir {paths.dir}')")
-    return load_identity(paths.chain, paths.key, password)
+    return paths
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A keys folder, read: its watermark key (None if it has none), trust anchor and manifest store.
+
+    The signing key is read by :meth:`identity`, so a folder whose key is encrypted can still be
+    used to verify without its password.
+    """
+
+    paths: KeyPaths
+    watermark_key: bytes | None = field(repr=False)
+    trust_pems: tuple[str, ...]
+    store: ManifestStore
+
+    def identity(self, password: str | bytes | None = None) -> SigningIdentity:
+        """The signing identity (``signer.pem`` and ``signer.key``)."""
+        return load_identity(self.paths.chain, self.paths.key, password)
+
+
+def load_keys(directory: str | os.PathLike[str]) -> Keys:
+    """Read a keys folder made by :func:`init_keys` (``provmark keys init``).
+
+    >>> keys = load_keys("keys")  # doctest: +SKIP
+    >>> keys.watermark_key is not None  # doctest: +SKIP
+    True
+    """
+    paths = _existing(directory)
+    mark = watermark_keys.read_watermark_key(paths.watermark_key) if paths.watermark_key.exists() else None
+    trust = (read_trust_anchor(paths.ca),) if paths.ca.exists() else ()
+    return Keys(paths, mark, trust, ManifestStore.beside_keys(paths.dir))
+
+
+def watermark_key_from(source: bytes | Keys | str | os.PathLike[str]) -> bytes:
+    """A watermark key given as its bytes, a loaded :class:`Keys`, a keys folder or a key file."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    keys = source if isinstance(source, Keys) else load_keys(source) if Path(source).is_dir() else None
+    if keys is None:
+        return watermark_keys.read_watermark_key(source)
+    if keys.watermark_key is None:
+        raise KeyMaterialError(f"{keys.paths.dir}: no {watermark_keys.KEY_FILE} in this keys folder")
+    return keys.watermark_key
+
+
+def read_trust_anchor(path: str | os.PathLike[str]) -> str:
+    """The PEM text of a trusted CA certificate file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{path}: no such trust anchor file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyMaterialError(f"{path}: cannot read trust anchor: {exc}") from None
+    try:
+        x509.load_pem_x509_certificates(text.encode("ascii"))
+    except ValueError:
+        raise KeyMaterialError(f"{path}: not a PEM certificate") from None
+    return text

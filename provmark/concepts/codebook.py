@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from provmark.concepts.registry import Registry
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, count_light_subsets, hamming_ball
 from provmark.watermark.codec import CODE_BITS
 from provmark.watermark.decision import raw_bits
+
+if TYPE_CHECKING:  # the registry builds its codebook with this module
+    from provmark.concepts.registry import Registry
 
 __all__ = ["DEFAULT_P_THRESHOLD", "CodeBook", "CodeMatch"]
 
@@ -49,7 +52,7 @@ class CodeBook:
 
     @classmethod
     def from_registry(cls, registry: Registry) -> CodeBook:
-        """Codes of every concept of ``registry`` (about 20 us per concept)."""
+        """Codes of every concept of ``registry`` (about 20 us per concept; ``registry.codebook()`` caches it)."""
         concepts = registry.concepts()
         key = registry.watermark_key
         codes = [raw_bits(registry.payload(c), key) for c in concepts]

@@ -78,6 +78,28 @@ def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key
     return out
 
 
+def mark_concepts(
+    image: Image.Image,
+    payloads: Sequence[bytes],
+    key: bytes,
+    *,
+    layout: str = "auto",
+    strength: float = 1.0,
+    channel: float | None = None,
+    channel_grid: int = DEFAULT_GRID,
+) -> tuple[Image.Image, str, list[Region]]:
+    """Mark ``image`` with one concept payload per region of ``layout`` (and the concept channel of
+    the first, at ``channel`` levels, if given); returns the copy, the layout and its regions."""
+    width, height = image.size
+    layout, regions = checked_regions(layout, width, height, len(payloads))
+    if channel is not None and len(regions) != 1:
+        raise WatermarkError(f"the concept channel covers the whole image: one concept per image, not {len(regions)}")
+    marked = embed_regions(image, list(zip(regions, payloads)), key, strength)
+    if channel is not None:
+        marked = embed_channel(marked, payloads[0], key, channel, channel_grid)
+    return marked, layout, regions
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -109,14 +131,12 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     src_stat = os.stat(job.src)
     src_sha = sha256_file(job.src)
     loaded = load_image(job.src)
-    width, height = loaded.image.size
-    layout, regions = checked_regions(options.layout, width, height, len(job.payloads))
-    if options.channel is not None and len(regions) != 1:
-        raise WatermarkError(f"the concept channel covers the whole image: one concept per image, not {len(regions)}")
-    marked = embed_regions(loaded.image, list(zip(regions, job.payloads)), key, options.strength)
+    marked, layout, regions = mark_concepts(
+        loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
+        channel=options.channel, channel_grid=options.channel_grid,
+    )  # fmt: skip
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
     if options.channel is not None:
-        marked = embed_channel(marked, job.payloads[0], key, options.channel, options.channel_grid)
         if marked.mode != loaded.image.mode:
             loaded = _without_foreign_profile(loaded)
         concepts[CHANNEL_REGION] = job.concepts[0]

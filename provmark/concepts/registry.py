@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from provmark.concepts.codebook import CodeBook
 from provmark.concepts.codes import MAX_CONCEPTS, SECRET_BYTES, concept_index, concept_payload, watermark_key
 from provmark.errors import RegistryError
 
@@ -117,6 +118,7 @@ class Registry:
         self.path = path
         self._conn = conn
         self._secret = secret
+        self._codebook: tuple[int, CodeBook] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], create: bool = False) -> Registry:
@@ -192,6 +194,13 @@ class Registry:
     def payload(self, concept: Concept) -> bytes:
         """The 8-byte watermark payload of ``concept``."""
         return concept_payload(self._secret, concept.index)
+
+    def codebook(self) -> CodeBook:
+        """The raw code bits of every concept, for attribution (kept until a concept is added)."""
+        count = self._conn.execute("SELECT COUNT(*) FROM concepts").fetchone()[0]
+        if self._codebook is None or self._codebook[0] != count:
+            self._codebook = (count, CodeBook.from_registry(self))
+        return self._codebook[1]
 
     def concept_for_payload(self, payload: bytes | None) -> Concept | None:
         """The concept a decoded payload belongs to, or None if it is not one of this registry's."""

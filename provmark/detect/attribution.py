@@ -74,14 +74,14 @@ def attribute_image(
 ) -> tuple[list[ConceptHit], int]:
     """Concepts of ``registry`` found in ``image``, most likely first, and the number of regions tried.
 
-    Pass ``codebook`` (``CodeBook.from_registry``) when attributing many images. With
+    ``codebook`` defaults to ``registry.codebook()`` (cached by the registry). With
     ``channel_grid`` the concept channel is read on that grid too (counted as one region).
     """
     width, height = image.size
     regions = candidate_regions(width, height)
     if not regions:
         raise WatermarkError(f"image {width}x{height} is too small to carry a concept mark (128 px minimum)")
-    codebook = codebook if codebook is not None else CodeBook.from_registry(registry)
+    codebook = codebook if codebook is not None else registry.codebook()
     channel = channel_grid is not None
     with one_torch_thread():
         readings = [(region, region_logits(image, region)) for region in regions]

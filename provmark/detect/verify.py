@@ -9,19 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-
 from provmark.c2pa.reader import TRUST_CODE_PREFIXES, ManifestSummary, read_manifest
 from provmark.c2pa.signer import EMBEDDABLE
 from provmark.c2pa.store import ManifestStore
 from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
-from provmark.errors import InputImageError, KeyMaterialError, VerificationError, WatermarkError
-from provmark.io.images import LoadedImage, load_image
-from provmark.keys import KeyPaths
+from provmark.errors import InputImageError, VerificationError, WatermarkError
+from provmark.io.images import ImageInput, LoadedImage, load_image
+from provmark.keys import Keys, load_keys, read_trust_anchor, watermark_key_from
 from provmark.metadata.exif import read_exif_disclosure
 from provmark.metadata.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
 from provmark.metadata.xmp import read_xmp_disclosure
-from provmark.watermark.keys import read_watermark_key
 
 #: Failure code reported when C2PA data is present but cannot be parsed.
 UNREADABLE = "manifest.unreadable"
@@ -38,40 +35,75 @@ class VerifyOptions:
 
 def build_options(
     trust_files: Sequence[str | os.PathLike[str]] = (),
-    keys_dir: str | os.PathLike[str] | None = None,
-    watermark_key: str | os.PathLike[str] | None = None,
+    keys: Keys | str | os.PathLike[str] | None = None,
+    watermark_key: bytes | str | os.PathLike[str] | None = None,
     store_dir: str | os.PathLike[str] | None = None,
 ) -> VerifyOptions:
-    """Options from files: trust anchors, a keys folder (its CA, watermark key and store), a key, a store."""
-    trust = list(trust_files)
-    key_file = Path(watermark_key) if watermark_key else None
-    store = ManifestStore(store_dir) if store_dir else None
-    if keys_dir is not None:
-        paths = KeyPaths(Path(keys_dir))
-        if not paths.dir.is_dir():
-            raise KeyMaterialError(f"{paths.dir}: no such keys folder")
-        trust.append(paths.ca)
-        if key_file is None and paths.watermark_key.exists():
-            key_file = paths.watermark_key
-        store = store or ManifestStore.beside_keys(paths.dir)
-    options = VerifyOptions(trust_pems=[_read_pem(Path(p)) for p in trust], store=store)
-    if key_file is not None:
-        options.watermark_key = read_watermark_key(key_file)
+    """Options from trust anchor files, a keys folder (its CA, watermark key and store), a watermark
+    key (bytes or file) and a manifest store folder; the explicit ones win over the keys folder's."""
+    options = VerifyOptions(trust_pems=[read_trust_anchor(p) for p in trust_files])
+    if keys is not None:
+        keys = keys if isinstance(keys, Keys) else load_keys(keys)
+        options.trust_pems += keys.trust_pems
+        options.watermark_key = keys.watermark_key
+        options.store = keys.store
+    if watermark_key is not None:
+        options.watermark_key = watermark_key_from(watermark_key)
+    if store_dir is not None:
+        options.store = ManifestStore(store_dir)
     return options
 
 
-def _read_pem(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise KeyMaterialError(f"{path}: no such trust anchor file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyMaterialError(f"{path}: cannot read trust anchor: {exc}") from None
-    try:
-        x509.load_pem_x509_certificates(text.encode("ascii"))
-    except ValueError:
-        raise KeyMaterialError(f"{path}: not a PEM certificate") from None
-    return text
+class Verifier:
+    """Verifies images against fixed trust anchors, watermark key and manifest store (read once).
+
+    >>> verifier = Verifier(keys="keys")  # doctest: +SKIP
+    >>> report = verifier.verify(open("signed.jpg", "rb").read())  # doctest: +SKIP
+    >>> report.ai_generated, report.integrity, report.verified  # doctest: +SKIP
+    (True, 'intact', True)
+    """
+
+    def __init__(
+        self,
+        keys: Keys | str | os.PathLike[str] | None = None,
+        *,
+        trust: Sequence[str | os.PathLike[str]] = (),
+        watermark_key: bytes | str | os.PathLike[str] | None = None,
+        store: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.options = build_options(trust, keys, watermark_key, store)
+
+    def verify(self, source: ImageInput) -> VerificationReport:
+        """Verify a path (a ``NAME.c2pa`` sidecar beside it counts), file bytes, or decoded pixels.
+
+        Decoded pixels (a PIL image or array) carry no C2PA manifest: only their metadata and
+        watermark are checked, and the manifest is found through the watermark if stored.
+        """
+        if isinstance(source, (str, os.PathLike)):
+            return verify_file(source, self.options)
+        data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
+        return verify_loaded(load_image(data if data is not None else source), data, self.options)
+
+
+def verify(
+    image: ImageInput,
+    *,
+    keys: Keys | str | os.PathLike[str] | None = None,
+    trust: Sequence[str | os.PathLike[str]] = (),
+    watermark_key: bytes | str | os.PathLike[str] | None = None,
+    store: str | os.PathLike[str] | None = None,
+) -> VerificationReport:
+    """What ``image`` says about itself and whether it holds: C2PA, disclosure, watermark, verdicts.
+
+    Pass file bytes or a path to check the C2PA manifest (decoded pixels carry none). ``keys``
+    trusts the folder's CA, reads the watermark with its key and looks manifests up in its store.
+    For many images, make one :class:`~provmark.detect.verify.Verifier`.
+
+    >>> report = verify(open("signed.jpg", "rb").read(), keys="keys")  # doctest: +SKIP
+    >>> report.ai_generated, report.integrity  # doctest: +SKIP
+    (True, 'intact')
+    """
+    return Verifier(keys, trust=trust, watermark_key=watermark_key, store=store).verify(image)
 
 
 def verify_file(path: str | os.PathLike[str], options: VerifyOptions | None = None) -> VerificationReport:
@@ -84,9 +116,9 @@ def verify_file(path: str | os.PathLike[str], options: VerifyOptions | None = No
 
 
 def verify_loaded(
-    loaded: LoadedImage, data: bytes, options: VerifyOptions, sidecar: bytes | None = None
+    loaded: LoadedImage, data: bytes | None, options: VerifyOptions, sidecar: bytes | None = None
 ) -> VerificationReport:
-    """Verify a decoded image whose file content is ``data``."""
+    """Verify a decoded image whose file content is ``data`` (None: pixels only, no manifest to read)."""
     manifest = _embedded_manifest(loaded, data, options, sidecar)
     watermark = None
     if options.watermark_key is not None:
@@ -110,10 +142,10 @@ def verify_loaded(
 
 
 def _embedded_manifest(
-    loaded: LoadedImage, data: bytes, options: VerifyOptions, sidecar: bytes | None
+    loaded: LoadedImage, data: bytes | None, options: VerifyOptions, sidecar: bytes | None
 ) -> ManifestSummary | None:
     mime = EMBEDDABLE.get(loaded.format)
-    if mime is None:
+    if mime is None or data is None:
         return None
     try:
         return read_manifest(

@@ -12,7 +12,9 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from provmark.errors import InputImageError
@@ -58,29 +60,26 @@ class LoadedImage:
         return str(self.path) if self.path else "<memory>"
 
 
-def load_image(
-    source: str | os.PathLike[str] | bytes | Image.Image, max_pixels: int = MAX_PIXELS
-) -> LoadedImage:
-    """Open and fully decode an image from a path, bytes, or a PIL image.
+#: What every image-taking function of provmark accepts: a PIL image, a numpy array (HxW gray,
+#: HxWx3 RGB or HxWx4 RGBA; uint8, or uint16 gray), encoded file bytes, or a path.
+ImageInput = Union[Image.Image, np.ndarray, bytes, str, os.PathLike]
+
+
+def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Open and fully decode an image from a path, bytes, a PIL image or a numpy array.
 
     Raises :class:`InputImageError` with a one-line reason for missing, unreadable,
     non-image, truncated, oversized or unsupported inputs.
     """
     if isinstance(source, Image.Image):
         return _from_pil(source)
+    if isinstance(source, np.ndarray):
+        return _from_pil(_from_array(source))
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
     path = None if isinstance(source, bytes) else Path(source)
     label = str(path) if path else "<bytes>"
-    if path is not None:
-        if not path.exists():
-            raise InputImageError(f"{label}: no such file")
-        if path.is_dir():
-            raise InputImageError(f"{label}: is a folder, not an image file")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputImageError(f"{label}: cannot read: {exc.strerror or exc}") from exc
-    else:
-        data = source
+    data = read_image_file(path) if path is not None else source
     if not data:
         raise InputImageError(f"{label}: empty file")
     try:
@@ -113,6 +112,30 @@ def load_image(
     loaded = _from_pil(image, fmt)
     loaded.path = path
     return loaded
+
+
+def read_image_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of an image file, or an :class:`InputImageError` saying why they cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise InputImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputImageError(f"{path}: is a folder, not an image file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputImageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    """A PIL image of a numpy array (gray, RGB or RGBA, 8-bit; or 16-bit gray)."""
+    shape_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))
+    if not shape_ok or array.dtype not in (np.uint8, np.uint16) or (array.dtype == np.uint16 and array.ndim != 2):
+        raise InputImageError(
+            f"<array>: a {array.dtype} array of shape {array.shape} is not an image "
+            "(use HxW, HxWx3 or HxWx4 uint8, or HxW uint16)"
+        )
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def _from_pil(image: Image.Image, fmt: str | None = None) -> LoadedImage:

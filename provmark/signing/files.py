@@ -9,7 +9,7 @@ from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.store import ManifestStore
 from provmark.errors import InputImageError, KeyMaterialError, OutputError
 from provmark.io.atomic import write_bytes_atomic
-from provmark.io.images import load_image
+from provmark.io.images import load_image, read_image_file
 from provmark.keys import KeyPaths
 from provmark.signing.image import sign_loaded
 from provmark.signing.options import SignOptions, Watermarking
@@ -61,10 +61,7 @@ def sign_file(
     target = Path(out_dir) / source.name
     if target.resolve() == source.resolve():
         raise OutputError(f"{source}: output would overwrite the input (choose another --out folder)")
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise InputImageError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    raw = read_image_file(source)
     signed = sign_loaded(loaded, raw, identity, options, title=source.name, watermark=watermark)
     write_bytes_atomic(target, signed.data)
     written = [target]

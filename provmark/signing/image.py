@@ -15,7 +15,7 @@ from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.manifest import SoftBinding, build_manifest
 from provmark.c2pa.reader import has_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
-from provmark.io.images import LoadedImage, encode_like, load_image
+from provmark.io.images import ImageInput, LoadedImage, encode_like, load_image, read_image_file
 from provmark.metadata.exif import build_exif
 from provmark.metadata.jpeg import replace_jpeg_metadata
 from provmark.metadata.xmp import build_xmp, png_with_xmp
@@ -42,7 +42,7 @@ class SignedImage:
 
 
 def sign_image(
-    source: Image.Image | bytes,
+    source: ImageInput,
     identity: SigningIdentity,
     options: SignOptions | None = None,
     *,
@@ -50,16 +50,18 @@ def sign_image(
     format: str | None = None,
     watermark: Watermarking | None = None,
 ) -> SignedImage:
-    """Sign a PIL image or encoded image bytes and return the signed file's bytes.
+    """Sign pixels (PIL image, numpy array), encoded image bytes or an image file; return the signed file.
 
-    A PIL image is written in ``format`` (default: its own format, else PNG). Encoded bytes
-    keep their format; if they already carry a C2PA manifest it becomes the parent ingredient.
+    Pixels are written in ``format`` (default: the image's own format, else PNG). Bytes and
+    files keep their format; if they already carry a C2PA manifest it becomes the parent ingredient.
     With ``watermark`` the pixels get an invisible watermark first (the hard binding covers
     it), recorded as a ``c2pa.soft-binding``; the manifest is kept in ``watermark.store``.
     """
     options = options or SignOptions()
-    raw = source if isinstance(source, bytes) else None
     loaded = load_image(source)
+    raw = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
+    if loaded.path is not None:
+        raw = read_image_file(loaded.path)
     if format:
         loaded.format = format.upper().replace("JPG", "JPEG")
     signed = sign_loaded(loaded, raw, identity, options, title=title, watermark=watermark)
