@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provmark.keys import identity_from_keys_dir, init_keys  # noqa: E402
+from provmark.keys import init_keys, load_keys  # noqa: E402
 from provmark.metadata import Disclosure  # noqa: E402
 from provmark.signing import SignOptions, Watermarking  # noqa: E402
 from provmark.signing.image import sign_loaded  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> None:
     files = make_jpegs(photos, args.count)
     with tempfile.TemporaryDirectory() as tmp:
         keys = init_keys(Path(tmp) / "keys")
-        identity = identity_from_keys_dir(keys.dir)
+        identity = load_keys(keys.dir).identity()
         disclosure = Disclosure(generator="Bench 1.0", creator="Benchmark")
 
         def reencode(data: bytes) -> bytes:

@@ -39,6 +39,7 @@ _EXPORTS = {
     "Keys": "provmark.keys",
     "load_keys": "provmark.keys",
     "init_keys": "provmark.keys",
+    "load_watermark_key": "provmark.keys",
     "Registry": "provmark.concepts.registry",
     "ConceptSpec": "provmark.concepts.registry",
     "Disclosure": "provmark.metadata.disclosure",
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from provmark.detect.report import VerificationReport
     from provmark.detect.verify import Verifier, verify
     from provmark.errors import ProvmarkError
-    from provmark.keys import Keys, init_keys, load_keys
+    from provmark.keys import Keys, init_keys, load_keys, load_watermark_key
     from provmark.metadata.disclosure import Disclosure
     from provmark.signing.image import SignedImage
     from provmark.signing.signer import Signer, sign
@@ -80,4 +81,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted(set(globals()) | set(__all__))

@@ -23,7 +23,7 @@ from provmark.concepts.registry import Registry
 from provmark.detect.attribution import AttributionReport, attribute_image
 from provmark.errors import WatermarkError
 from provmark.io.images import ImageInput, load_image
-from provmark.keys import Keys, watermark_key_from
+from provmark.keys import Keys, load_watermark_key
 from provmark.watermark.codec import PAYLOAD_BYTES
 from provmark.watermark.concept_channel import DEFAULT_GRID
 from provmark.watermark.decision import DecodeResult
@@ -55,7 +55,7 @@ def embed(
     """
     data = _payload(payload)
     marked, applied = embed_watermark_with_strength(
-        load_image(image).image, data, watermark_key_from(key), strength=strength, adaptive=adaptive, model=model
+        load_image(image).image, data, load_watermark_key(key), strength=strength, adaptive=adaptive, model=model
     )
     marked.info[STRENGTH_INFO] = applied
     return marked
@@ -67,7 +67,7 @@ def decode(image: ImageInput, key: KeyInput, *, model: str = "default") -> Decod
     >>> decode(marked, "keys").payload.hex()  # doctest: +SKIP
     '0123456789abcdef'
     """
-    return decode_watermark(load_image(image).image, watermark_key_from(key), model=model)
+    return decode_watermark(load_image(image).image, load_watermark_key(key), model=model)
 
 
 def mark_image(

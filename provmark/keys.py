@@ -79,12 +79,6 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
     return paths
 
 
-def identity_from_keys_dir(directory: str | os.PathLike[str], password: str | bytes | None = None) -> SigningIdentity:
-    """Load ``signer.pem`` and ``signer.key`` from a folder made by ``provmark keys init``."""
-    paths = _existing(directory)
-    return load_identity(paths.chain, paths.key, password)
-
-
 def _existing(directory: str | os.PathLike[str]) -> KeyPaths:
     paths = KeyPaths(Path(directory))
     if not paths.dir.is_dir():
@@ -123,7 +117,7 @@ def load_keys(directory: str | os.PathLike[str]) -> Keys:
     return Keys(paths, mark, trust, ManifestStore.beside_keys(paths.dir))
 
 
-def watermark_key_from(source: bytes | Keys | str | os.PathLike[str]) -> bytes:
+def load_watermark_key(source: bytes | Keys | str | os.PathLike[str]) -> bytes:
     """A watermark key given as its bytes, a loaded :class:`Keys`, a keys folder or a key file."""
     if isinstance(source, (bytes, bytearray)):
         return bytes(source)

@@ -9,11 +9,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from PIL import Image
 
+from provmark.api import attribute
 from provmark.cli.main import main
 from provmark.concepts.layout import candidate_regions, regions
 from provmark.concepts.marker import embed_regions
 from provmark.concepts.registry import ConceptSpec, Registry
-from provmark.detect.attribution import attribute_file, attribute_image
+from provmark.detect.attribution import attribute_image
 from provmark.watermark.marking import decode_watermark
 
 
@@ -32,14 +33,14 @@ def test_only_this_registrys_codes_are_attributed(tmp_path: Path, photo_paths: l
         stray = _mark(photo_paths[1], tmp_path / "stray.png", os.urandom(8), a.watermark_key)
         assert decode_watermark(Image.open(stray), a.watermark_key).detected
 
-        report = attribute_file(ours, a)
+        report = attribute(ours, a)
         assert [(h.name, h.region, h.owner, h.licence) for h in report.concepts] == [
             ("alice", "full", "Alice A.", "CC-BY")]  # fmt: skip
         hit = report.concepts[0]
         assert 0.75 <= hit.confidence <= 1 and 0 <= hit.p_value <= 1e-6 * report.regions_tried
         assert report.regions_tried == len(candidate_regions(*Image.open(ours).size)) >= 10
-        assert attribute_file(ours, b).concepts == []
-        assert attribute_file(stray, a).concepts == []
+        assert attribute(ours, b).concepts == []
+        assert attribute(stray, a).concepts == []
         assert attribute_image(Image.open(photo_paths[2]), a)[0] == []
 
 

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provmark.keys import identity_from_keys_dir
+from provmark.keys import load_keys
 from provmark.c2pa.pki import DOCUMENT_SIGNING_OID
 from provmark.cli.main import main
 from provmark.watermark.keys import KEY_BYTES, read_watermark_key
@@ -39,7 +39,7 @@ def test_keys_init_creates_pki_with_c2pa_extensions(tmp_path: Path) -> None:
     leaf.verify_directly_issued_by(ca)
     assert "Acme Labs" in leaf.subject.rfc4514_string()
 
-    identity = identity_from_keys_dir(keys)
+    identity = load_keys(keys).identity()
     assert identity.alg == "es256"
     shown = CliRunner().invoke(main, ["keys", "show", "--dir", str(keys)])
     assert shown.exit_code == 0 and "O=Acme Labs" in shown.output and "es256" in shown.output

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image, ImageChops
 
 from provmark.c2pa import callback_identity
-from provmark.keys import KeyPaths, identity_from_keys_dir, init_keys
+from provmark.keys import KeyPaths, init_keys, load_keys
 from provmark.metadata import Disclosure
 from provmark.signing import SignOptions, sign_image
 from provmark.cli.main import main
@@ -94,7 +94,7 @@ def test_sign_cli_embeds_trusted_manifest_and_disclosure(
 
 
 def test_sign_in_memory_pil_image_and_bytes(keys: KeyPaths, photo_paths: list[Path]) -> None:
-    identity = identity_from_keys_dir(keys.dir)
+    identity = load_keys(keys.dir).identity()
     image = Image.new("RGB", (320, 200), (40, 120, 200))
     signed = sign_image(image, identity, SignOptions(Disclosure(generator="Gen 2")), format="png", title="gen.png")
     assert signed.format == "PNG" and signed.data.startswith(b"\x89PNG")
@@ -132,7 +132,7 @@ def test_failing_callback_signer_is_a_signing_error(keys: KeyPaths, photo_paths:
 
 
 def test_label_draws_visible_caption(keys: KeyPaths, photo_paths: list[Path]) -> None:
-    identity = identity_from_keys_dir(keys.dir)
+    identity = load_keys(keys.dir).identity()
     src = Image.open(photo_paths[2]).convert("RGB")
     buf = io.BytesIO()
     src.save(buf, "PNG")
@@ -160,7 +160,7 @@ def test_sidecar_leaves_image_bytes_untouched(keys: KeyPaths, photo_paths: list[
 
 
 def test_existing_manifest_becomes_parent_ingredient(keys: KeyPaths, photo_paths: list[Path]) -> None:
-    identity = identity_from_keys_dir(keys.dir)
+    identity = load_keys(keys.dir).identity()
     first = sign_image(photo_paths[0].read_bytes(), identity, SignOptions(Disclosure(generator="Base 1")))
     second = sign_image(first.data, identity, SignOptions(Disclosure(generator="Upscaler 3", source_type="compositeWithTrainedAlgorithmicMedia")))
     assert second.had_parent and not first.had_parent
@@ -175,7 +175,7 @@ def test_existing_manifest_becomes_parent_ingredient(keys: KeyPaths, photo_paths
 
 
 def test_thumbnail_flag_adds_thumbnail(keys: KeyPaths, photo_paths: list[Path]) -> None:
-    identity = identity_from_keys_dir(keys.dir)
+    identity = load_keys(keys.dir).identity()
     without = sign_image(photo_paths[0].read_bytes(), identity, SignOptions())
     with_thumb = sign_image(photo_paths[0].read_bytes(), identity, SignOptions(thumbnail=True))
     manifest = read_c2pa(with_thumb.data, "image/jpeg", keys.ca).get_active_manifest()
@@ -201,7 +201,7 @@ def test_other_formats_and_modes(keys: KeyPaths, photo_paths: list[Path], fmt: s
         image.putalpha(Image.linear_gradient("L").resize(image.size))
     buf = io.BytesIO()
     image.save(buf, format=fmt)
-    signed = sign_image(buf.getvalue(), identity_from_keys_dir(keys.dir), SignOptions(label="AI-generated"))
+    signed = sign_image(buf.getvalue(), load_keys(keys.dir).identity(), SignOptions(label="AI-generated"))
     assert signed.format == fmt
     assert read_c2pa(signed.data, mime, keys.ca).get_validation_state() == "Trusted"
     out = Image.open(io.BytesIO(signed.data))
@@ -214,14 +214,14 @@ def test_other_formats_and_modes(keys: KeyPaths, photo_paths: list[Path], fmt: s
 
 def test_jpeg_without_pixel_changes_keeps_its_compressed_data(keys: KeyPaths, photo_paths: list[Path]) -> None:
     src = photo_paths[1].read_bytes()
-    signed = sign_image(src, identity_from_keys_dir(keys.dir), SignOptions(Disclosure(generator="Gen 5")))
+    signed = sign_image(src, load_keys(keys.dir).identity(), SignOptions(Disclosure(generator="Gen 5")))
     sos = src.rfind(b"\xff\xda")
     assert src[sos:] in signed.data  # same scan data, byte for byte: no re-encoding loss
     assert read_c2pa(signed.data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"
     tags = Image.open(io.BytesIO(signed.data))
     assert b"trainedAlgorithmicMedia" in tags.info["xmp"] and tags.getexif()[0x0131] == "Gen 5"
     # signing it again replaces, not stacks, the metadata and the old manifest
-    again = sign_image(signed.data, identity_from_keys_dir(keys.dir), SignOptions(Disclosure(generator="Gen 6")))
+    again = sign_image(signed.data, load_keys(keys.dir).identity(), SignOptions(Disclosure(generator="Gen 6")))
     assert again.had_parent
     assert again.data.count(b"http://ns.adobe.com/xap/1.0/\x00") == 1 and again.data.count(b"Exif\x00\x00") == 1
     assert read_c2pa(again.data, "image/jpeg", keys.ca).get_validation_state() == "Trusted"

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from provmark.keys import KeyPaths, identity_from_keys_dir, init_keys
+from provmark.keys import KeyPaths, init_keys, load_keys
 from provmark.metadata import Disclosure
 from provmark.signing import SignOptions, sign_image
 from provmark.cli.main import main
@@ -28,7 +28,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
 @pytest.fixture(scope="module")
 def signed(keys: KeyPaths, photo_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("signed") / "signed.jpg"
-    result = sign_image(photo_paths[0].read_bytes(), identity_from_keys_dir(keys.dir), SignOptions(Disclosure(generator="Gen 1")))
+    result = sign_image(photo_paths[0].read_bytes(), load_keys(keys.dir).identity(), SignOptions(Disclosure(generator="Gen 1")))
     out.write_bytes(result.data)
     return out
 
@@ -90,7 +90,7 @@ def test_unsigned_photo_and_camera_manifest(keys: KeyPaths, photo_paths: list[Pa
     assert plain.integrity == "unsigned" and plain.ai_generated is None and plain.c2pa is None
     camera = tmp_path / "camera.jpg"
     opts = SignOptions(Disclosure(generator="CamFirmware 2", source_type="digitalCapture"))
-    camera.write_bytes(sign_image(photo_paths[2].read_bytes(), identity_from_keys_dir(keys.dir), opts).data)
+    camera.write_bytes(sign_image(photo_paths[2].read_bytes(), load_keys(keys.dir).identity(), opts).data)
     report = verify_file(camera, VerifyOptions(trust_pems=[keys.ca.read_text()]))
     assert report.verified and report.ai_generated is False
 
@@ -149,7 +149,7 @@ def test_reencoded_copy_has_no_manifest(keys: KeyPaths, signed: Path, tmp_path: 
 def test_manifest_store_entry_reads_as_recovered_manifest(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
     from provmark.c2pa import ManifestStore, read_manifest
 
-    signed = sign_image(photo_paths[1].read_bytes(), identity_from_keys_dir(keys.dir))
+    signed = sign_image(photo_paths[1].read_bytes(), load_keys(keys.dir).identity())
     store = ManifestStore(tmp_path / "store")
     payload = store.new_payload()
     store.put(payload, signed.manifest_store)

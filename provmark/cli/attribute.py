@@ -8,13 +8,11 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
-from provmark.concepts.codebook import CodeBook
-from provmark.concepts.registry import Registry
-from provmark.detect.attribution import AttributionReport, attribute_file
-from provmark.models.threads import one_torch_thread
+from provmark.errors import ProvmarkError
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
@@ -26,7 +24,14 @@ def _inputs(paths: tuple[Path, ...]) -> Iterator[Path]:
             yield path
 
 
-def _row(report: AttributionReport) -> str:
+def _attribute(path: Path, registry: provmark.Registry, grid: int | None) -> provmark.AttributionReport:
+    try:
+        return provmark.attribute(path, registry, channel_grid=grid)
+    except ProvmarkError as exc:
+        return provmark.AttributionReport(str(path), error=str(exc))
+
+
+def _row(report: provmark.AttributionReport) -> str:
     if report.error is not None:
         return f"{report.path}  error: {report.error}"
     if not report.concepts:
@@ -66,13 +71,12 @@ def attribute(
     grid = (channel_grid or DEFAULT_GRID) if channel else None
     failures = FailureLog()
     unattributed = 0
-    with Registry.open(registry_path) as reg, one_torch_thread():
-        codebook = CodeBook.from_registry(reg)
+    with provmark.Registry.open(registry_path) as reg:
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
         for path in _inputs(inputs):
             failures.total += 1
-            report = attribute_file(path, reg, codebook, grid)
+            report = _attribute(path, reg, grid)
             if report.error is not None:
                 failures.record(str(path), report.error)
             unattributed += report.error is None and not report.concepts

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, echo_json, fail, one_line_errors
-from provmark.concepts.registry import ConceptSpec, ImageRecord, Registry
+from provmark.concepts.registry import ImageRecord
 from provmark.concepts.tables import CsvRowsError, read_concept_csv
 
 registry_option = click.option(
@@ -43,8 +44,8 @@ def _created(path: Path) -> bool:
 @one_line_errors
 def add(registry_path: Path, names: tuple[str, ...], owner: str, licence: str, training_terms: str) -> None:
     """Register concepts NAME... (the registry is created if missing)."""
-    with Registry.open(registry_path, create=_created(registry_path)) as reg:
-        added = reg.add([ConceptSpec(n, owner, licence, training_terms) for n in names])
+    with provmark.Registry.open(registry_path, create=_created(registry_path)) as reg:
+        added = reg.add([provmark.ConceptSpec(n, owner, licence, training_terms) for n in names])
     for concept in added:
         click.echo(f"added concept {concept.name!r} (#{concept.index})")
 
@@ -58,7 +59,7 @@ def import_(registry_path: Path, csv_file: Path) -> None:
 
     Nothing is imported if any row is bad (empty or duplicate name, name already registered).
     """
-    with Registry.open(registry_path, create=_created(registry_path)) as reg:
+    with provmark.Registry.open(registry_path, create=_created(registry_path)) as reg:
         try:
             specs = read_concept_csv(csv_file, is_taken=lambda name: reg.get(name) is not None)
         except CsvRowsError as exc:
@@ -75,7 +76,7 @@ def import_(registry_path: Path, csv_file: Path) -> None:
 @one_line_errors
 def list_(registry_path: Path, as_json: bool) -> None:
     """List the registered concepts (never the secret)."""
-    with Registry.open(registry_path) as reg:
+    with provmark.Registry.open(registry_path) as reg:
         found = reg.concepts()
     if as_json:
         for c in found:
@@ -106,7 +107,7 @@ def _echo_record(record: ImageRecord, as_json: bool) -> None:
 def images(registry_path: Path, name: str, as_json: bool) -> None:
     """List every image marked with concept NAME (source, output, hashes, time)."""
     count = 0
-    with Registry.open(registry_path) as reg:
+    with provmark.Registry.open(registry_path) as reg:
         for record in reg.images_of(name):
             _echo_record(record, as_json)
             count += 1
@@ -124,7 +125,7 @@ def lookup(registry_path: Path, files: tuple[Path, ...], as_json: bool) -> None:
     Exit 3 if some file is not found. For re-encoded copies use 'provmark attribute'.
     """
     missing = failed = 0
-    with Registry.open(registry_path) as reg:
+    with provmark.Registry.open(registry_path) as reg:
         for path in files:
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()

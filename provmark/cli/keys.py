@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.common import one_line_errors
 
 
@@ -21,9 +22,7 @@ def keys() -> None:
 @one_line_errors
 def init(directory: Path, org: str, force: bool) -> None:
     """Create a test CA (ca.pem), signing chain (signer.pem), key (signer.key) and watermark.key."""
-    from provmark.keys import init_keys
-
-    paths = init_keys(directory, org=org, overwrite=force)
+    paths = provmark.init_keys(directory, org=org, overwrite=force)
     click.echo(f"created {paths.ca}, {paths.chain}, {paths.key} (0600), {paths.watermark_key} (0600)")
     click.echo(f"trust anchor for verification: --trust {paths.ca}")
 
@@ -33,9 +32,7 @@ def init(directory: Path, org: str, force: bool) -> None:
 @one_line_errors
 def show(directory: Path) -> None:
     """Print who the signing certificate names, its validity and algorithm."""
-    from provmark.keys import identity_from_keys_dir
-
-    identity = identity_from_keys_dir(directory)
+    identity = provmark.load_keys(directory).identity()
     cert = identity.certificate
     click.echo(f"subject:   {cert.subject.rfc4514_string()}")
     click.echo(f"issuer:    {cert.issuer.rfc4514_string()}")

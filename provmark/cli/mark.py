@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+import provmark
 from provmark.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, one_line_errors
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import Outcome, check_folders, count_images, mark_catalog
 from provmark.concepts.layout import LAYOUTS, layout_size
 from provmark.concepts.marker import MarkOptions
-from provmark.concepts.registry import Registry
 from provmark.concepts.sources import ConceptSource, FixedConcepts, FolderConcepts, MappedConcepts, check_known
 from provmark.concepts.tables import CsvRowsError, read_concept_map
 
@@ -95,7 +95,7 @@ def mark(
     options = MarkOptions(layout=layout, quality=quality, strength=strength, verify=verify, channel=channel)
     if channel_grid is not None:
         options = dataclasses.replace(options, channel_grid=channel_grid)
-    with Registry.open(registry_path) as reg:
+    with provmark.Registry.open(registry_path) as reg:
         check_known(reg, source)
         bar = tqdm(total=count_images(root), unit="img", file=sys.stderr, dynamic_ncols=True, disable=None)
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
-from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
+import provmark
 from provmark.cli.common import FailureLog, fail, one_line_errors
 from provmark.errors import ProvmarkError
+from provmark.io import prepare_out_dir
+from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 
 
 @click.command()
@@ -42,36 +44,31 @@ def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: P
          tsa_url: str | None, thumbnail: bool, no_watermark: bool, watermark_key: Path | None, store_dir: Path | None,
          strength: float) -> None:  # fmt: skip
     """Sign images (JPEG, PNG, WebP, TIFF, GIF) with a C2PA manifest and disclosure metadata."""
-    from provmark.c2pa.identity import load_identity
-    from provmark.keys import identity_from_keys_dir
-    from provmark.metadata.disclosure import Disclosure
-    from provmark.signing.files import prepare_out_dir, sign_file, watermarking_from_files
-    from provmark.signing.options import SignOptions
-
     if (cert is None) != (key is None):
         fail("--cert and --key go together", code=2)
     if keys_dir is None and cert is None:
         fail("give --keys DIR (from 'provmark keys init') or --cert FILE --key FILE", code=2)
+    watermark = not (no_watermark or sidecar)
+    if watermark and keys_dir is None and watermark_key is None:
+        fail("watermarking needs --keys DIR or --watermark-key FILE (or pass --no-watermark)", code=2)
     disclosure_args = {"generator": generator} if generator else {}
-    disclosure = Disclosure(
+    disclosure = provmark.Disclosure(
         **disclosure_args, source_type=source_type, creator=creator, training_mining=training_mining,
         constraint_info=constraint_info, title=title, prompt=prompt,
     )  # fmt: skip
-    options = SignOptions(disclosure=disclosure, thumbnail=thumbnail, sidecar=sidecar, label=label, tsa_url=tsa_url)
-    identity = load_identity(cert, key, key_password) if cert and key else identity_from_keys_dir(keys_dir, key_password)
-    watermark = None
-    if not (no_watermark or sidecar):
-        if keys_dir is None and watermark_key is None:
-            fail("watermarking needs --keys DIR or --watermark-key FILE (or pass --no-watermark)", code=2)
-        watermark = watermarking_from_files(keys_dir, watermark_key, store_dir, strength)
+    identity = provmark.load_identity(cert, key, key_password) if cert and key else None
+    signer = provmark.Signer(
+        keys_dir, identity=identity, password=key_password, disclosure=disclosure, watermark=watermark,
+        watermark_key=watermark_key, store=store_dir, strength=strength, thumbnail=thumbnail, sidecar=sidecar,
+        label=label, tsa_url=tsa_url,
+    )  # fmt: skip
     prepare_out_dir(out_dir)
     log = FailureLog(total=len(inputs))
     for path in inputs:
         try:
-            written = sign_file(path, out_dir, identity, options, watermark)
+            written = signer.sign_file(path, out_dir)
         except ProvmarkError as exc:
             log.record(str(path), str(exc))
             continue
         click.echo(f"signed {path} -> {', '.join(str(p) for p in written)}")
     sys.exit(log.summary())
-

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
-from provmark.detect.report import VerificationReport
 from provmark.errors import ProvmarkError
 
 
@@ -23,14 +23,12 @@ from provmark.errors import ProvmarkError
 def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Path | None, watermark_key: Path | None,
            store_dir: Path | None, as_json: bool) -> None:  # fmt: skip
     """Verify images: C2PA manifest and trust, XMP/EXIF disclosure, watermark; exit 0 only if all verified."""
-    from provmark.detect.verify import build_options, verify_file
-
-    options = build_options(trust_files, keys_dir, watermark_key, store_dir)
+    verifier = provmark.Verifier(keys_dir, trust=trust_files, watermark_key=watermark_key, store=store_dir)
     log = FailureLog(total=len(inputs))
     reports = []
     for path in inputs:
         try:
-            report = verify_file(path, options)
+            report = verifier.verify(path)
         except ProvmarkError as exc:
             log.record(str(path), str(exc))
             continue
@@ -38,14 +36,14 @@ def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Pa
         if as_json:
             echo_json(report.to_dict())
     if not as_json and reports:
-        _print_table(reports, watermark=options.watermark_key is not None)
+        _print_table(reports, watermark=verifier.options.watermark_key is not None)
     code = log.summary()
     if code == EXIT_OK and not all(r.verified for r in reports):
         code = EXIT_NEGATIVE
     sys.exit(code)
 
 
-def _print_table(reports: list[VerificationReport], watermark: bool) -> None:
+def _print_table(reports: list[provmark.VerificationReport], watermark: bool) -> None:
     header = ["file", "c2pa", "integrity", "ai_generated", "source type", "signer"] + (["watermark"] if watermark else [])
     rows = []
     for r in reports:

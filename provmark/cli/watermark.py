@@ -1,4 +1,4 @@
-"""``provmark embed`` and ``provmark decode``: thin wrappers over :mod:`provmark.watermark`."""
+"""``provmark embed`` and ``provmark decode``: files through :func:`provmark.embed` and :func:`provmark.decode`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+import provmark
+
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
 from provmark.errors import OutputError, ProvmarkError
 from provmark.io import encode_like, load_image, write_bytes_atomic
-from provmark.watermark.codec import PAYLOAD_BYTES
-from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength
-from provmark.watermark.keys import read_watermark_key
+from provmark.watermark import PAYLOAD_BYTES
 
 _INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 _KEY = click.option("--key", "key_file", required=True, type=click.Path(path_type=Path), help="Watermark key file (hex).")
@@ -53,7 +53,7 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
           quality: int | None) -> None:  # fmt: skip
     """Embed an invisible watermark PAYLOAD into images, written to OUT with the same names and formats."""
     data = _parse_payload(payload)
-    key = read_watermark_key(key_file)
+    key = provmark.load_watermark_key(key_file)
     resolved_inputs = {p.resolve() for p in inputs}
     taken: set[Path] = set()
     log = FailureLog(total=len(inputs))
@@ -63,13 +63,12 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
             loaded = load_image(source)
             if loaded.format == "GIF":
                 raise OutputError(f"{source}: GIF re-quantises colours to a palette, which erases the mark; convert to PNG first")
-            marked, applied = embed_watermark_with_strength(loaded.image, data, key, strength=strength,
-                                                            adaptive=not fixed_strength)
+            marked = provmark.embed(loaded.image, data, key, strength=strength, adaptive=not fixed_strength)
             write_bytes_atomic(target, encode_like(marked, loaded, quality=quality))
         except ProvmarkError as exc:
             log.record(str(source), str(exc))
             continue
-        click.echo(f"{source} -> {target} (strength {applied:.2f})")
+        click.echo(f"{source} -> {target} (strength {marked.info['provmark_strength']:.2f})")
     raise SystemExit(log.summary())
 
 
@@ -80,13 +79,13 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
 @one_line_errors
 def decode(inputs: tuple[Path, ...], key_file: Path, as_json: bool) -> None:
     """Read watermark payloads from images (exit 3 if any image carries none)."""
-    key = read_watermark_key(key_file)
+    key = provmark.load_watermark_key(key_file)
     log = FailureLog(total=len(inputs))
     negative = False
     header = not as_json
     for source in inputs:
         try:
-            result = decode_watermark(load_image(source).image, key)
+            result = provmark.decode(source, key)
         except ProvmarkError as exc:
             log.record(str(source), str(exc))
             continue

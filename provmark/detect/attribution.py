@@ -15,9 +15,7 @@ these factors, so every hit is at most 1e-6.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -26,8 +24,7 @@ from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
 from provmark.concepts.layout import CHANNEL_REGION, candidate_regions, search_weight
 from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import Registry
-from provmark.errors import ProvmarkError, WatermarkError
-from provmark.io import load_image
+from provmark.errors import WatermarkError
 from provmark.models.threads import one_torch_thread
 
 
@@ -109,15 +106,3 @@ def attribute_image(
     ranked = sorted(hits.values(), key=lambda h: (h.p_value, -h.confidence, h.name))
     return ranked, len(regions) + (1 if channel else 0)
 
-
-def attribute_file(
-    path: str | os.PathLike[str], registry: Registry, codebook: CodeBook | None = None, channel_grid: int | None = None
-) -> AttributionReport:
-    """Attribute one image file (see :func:`attribute_image`); failures are reported in the result, not raised."""
-    report = AttributionReport(str(path))
-    try:
-        image = load_image(Path(path)).image
-        report.concepts, report.regions_tried = attribute_image(image, registry, codebook, channel_grid)
-    except ProvmarkError as exc:
-        report.error = str(exc)
-    return report

@@ -15,7 +15,7 @@ from provmark.c2pa.store import ManifestStore
 from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
 from provmark.errors import InputImageError, VerificationError, WatermarkError
 from provmark.io.images import ImageInput, LoadedImage, load_image
-from provmark.keys import Keys, load_keys, read_trust_anchor, watermark_key_from
+from provmark.keys import Keys, load_keys, read_trust_anchor, load_watermark_key
 from provmark.metadata.exif import read_exif_disclosure
 from provmark.metadata.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
 from provmark.metadata.xmp import read_xmp_disclosure
@@ -48,7 +48,7 @@ def build_options(
         options.watermark_key = keys.watermark_key
         options.store = keys.store
     if watermark_key is not None:
-        options.watermark_key = watermark_key_from(watermark_key)
+        options.watermark_key = load_watermark_key(watermark_key)
     if store_dir is not None:
         options.store = ManifestStore(store_dir)
     return options

@@ -1,6 +1,6 @@
 """Reading and writing image files safely."""
 
-from provmark.io.atomic import atomic_write, write_bytes_atomic
+from provmark.io.atomic import atomic_write, prepare_out_dir, write_bytes_atomic
 from provmark.io.images import LoadedImage, encode_like, estimate_jpeg_quality, load_image
 
-__all__ = ["LoadedImage", "atomic_write", "encode_like", "write_bytes_atomic", "estimate_jpeg_quality", "load_image"]
+__all__ = ["LoadedImage", "atomic_write", "prepare_out_dir", "encode_like", "write_bytes_atomic", "estimate_jpeg_quality", "load_image"]

@@ -45,3 +45,15 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int | No
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, mode=mode) as handle:
         handle.write(data)
+
+
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the output folder if needed and check it is writable (fail once, not per file)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {out} is not writable")
+    return out

@@ -1,4 +1,4 @@
-"""Signing files: output folder checks, watermark key and store from files, one file at a time."""
+"""Signing files, one at a time: output beside the input's name, sidecar, manifest store."""
 
 from __future__ import annotations
 
@@ -6,42 +6,11 @@ import os
 from pathlib import Path
 
 from provmark.c2pa.identity import SigningIdentity
-from provmark.c2pa.store import ManifestStore
-from provmark.errors import InputImageError, KeyMaterialError, OutputError
+from provmark.errors import OutputError
 from provmark.io.atomic import write_bytes_atomic
 from provmark.io.images import load_image, read_image_file
-from provmark.keys import KeyPaths
 from provmark.signing.image import sign_loaded
 from provmark.signing.options import SignOptions, Watermarking
-from provmark.watermark.keys import read_watermark_key
-
-
-def watermarking_from_files(
-    keys_dir: str | os.PathLike[str] | None,
-    key_file: str | os.PathLike[str] | None = None,
-    store_dir: str | os.PathLike[str] | None = None,
-    strength: float = 1.0,
-) -> Watermarking:
-    """Watermarking with the key from ``key_file`` (default ``KEYS/watermark.key``) and the
-    store in ``store_dir`` (default ``KEYS/manifests``; none without a keys folder)."""
-    keys = KeyPaths(Path(keys_dir)) if keys_dir is not None else None
-    key_path = Path(key_file) if key_file else keys.watermark_key if keys else None
-    if key_path is None:
-        raise KeyMaterialError("watermarking needs a watermark key file")
-    store = ManifestStore(store_dir) if store_dir else ManifestStore.beside_keys(keys.dir) if keys else None
-    return Watermarking(key=read_watermark_key(key_path), store=store, strength=strength)
-
-
-def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """Create the output folder if needed and check it is writable (fail once, not per file)."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {out} is not writable")
-    return out
 
 
 def sign_file(

@@ -19,7 +19,7 @@ from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.store import ManifestStore
 from provmark.errors import KeyMaterialError
 from provmark.io.images import ImageInput
-from provmark.keys import Keys, load_keys, watermark_key_from
+from provmark.keys import Keys, load_keys, load_watermark_key
 from provmark.metadata.disclosure import Disclosure
 from provmark.models.hub import load_model
 from provmark.signing.files import sign_file
@@ -60,7 +60,7 @@ class Signer:
         self.options = SignOptions(disclosure or Disclosure(), thumbnail, sidecar, label, tsa_url)
         self.watermarking: Watermarking | None = None
         if watermark and not sidecar:
-            key = watermark_key_from(watermark_key) if watermark_key is not None else loaded and loaded.watermark_key
+            key = load_watermark_key(watermark_key) if watermark_key is not None else loaded and loaded.watermark_key
             if not key:
                 raise KeyMaterialError("watermarking needs a watermark key (a keys folder or watermark_key=), or watermark=False")
             stored = ManifestStore(store) if store is not None else loaded.store if loaded else None
