@@ -12,7 +12,7 @@ flips and recolouring. In the same run, over the same files:
 - kill-then-resume: ``provmark mark -j 2`` killed when about half is recorded, run again, then
   every file checked to have exactly one record matching the file on disk.
 
-    nice -n 10 .venv/bin/python benchmarks/catalog.py [--count 2000] [--sample 200] [--photos DIR]
+    nice -n 10 .venv/bin/python -m benchmarks.catalog [--count 2000] [--sample 200] [--photos DIR]
 
 Writes benchmarks/results/catalog.json and prints a table.
 """
@@ -35,14 +35,14 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import provmark
+from provmark.concepts.catalog import is_image_name, mark_catalog, walk_catalog
+from provmark.concepts.marker import MarkOptions
+from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.sources import FolderConcepts
+from provmark.io import encode_like, load_image, write_bytes_atomic
 
-from provmark.concepts.catalog import is_image_name, mark_catalog, walk_catalog  # noqa: E402
-from provmark.concepts.marker import MarkOptions  # noqa: E402
-from provmark.concepts.registry import ConceptSpec, Registry  # noqa: E402
-from provmark.concepts.sources import FolderConcepts  # noqa: E402
-from provmark.io import encode_like, load_image, write_bytes_atomic  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results"
 CONCEPTS = 20
@@ -141,8 +141,8 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 def run_child(kind: str, src: Path, dst: Path, registry: Path, jobs: int) -> dict[str, float]:
     """Run one pass in a child process; add its peak process-tree RSS (MB) to its result."""
-    cmd = [sys.executable, __file__, "--child", kind, "--src", str(src), "--dst", str(dst)]
-    proc = subprocess.Popen([*cmd, "--registry", str(registry), "--jobs", str(jobs)], stdout=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "benchmarks.catalog", "--child", kind, "--src", str(src), "--dst", str(dst)]
+    proc = subprocess.Popen([*cmd, "--registry", str(registry), "--jobs", str(jobs)], stdout=subprocess.PIPE, cwd=ROOT)
     peaks = [0, 0]
 
     def sample() -> None:
@@ -168,8 +168,6 @@ def run_child(kind: str, src: Path, dst: Path, registry: Path, jobs: int) -> dic
 
 def attribution(src: Path, marked: Path, registry: Path, work: Path, sample: int) -> dict[str, float]:
     """Attribute JPEG 75 copies of ``sample`` marked files, and of their unmarked sources."""
-    from provmark.detect.attribution import attribute_image
-
     rels = sorted(rel for rel in walk_catalog(marked) if is_image_name(rel))
     rels = random.Random(1).sample(rels, min(sample, len(rels)))
     right = wrong = missed = unmarked_hits = 0
@@ -180,7 +178,7 @@ def attribution(src: Path, marked: Path, registry: Path, work: Path, sample: int
             for folder, is_marked in ((marked, True), (src, False)):
                 copy = work / "jpeg75.jpg"
                 Image.open(folder / rel).convert("RGB").save(copy, "JPEG", quality=75)
-                hits, _ = attribute_image(load_image(copy).image, reg)
+                hits = provmark.attribute(copy, reg).concepts
                 if not is_marked:
                     unmarked_hits += bool(hits)
                 elif not hits:

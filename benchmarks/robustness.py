@@ -6,7 +6,7 @@ recovery and raw bit accuracy, false detections on the unmarked photos (also att
 embed/decode times at 512, 1024 and 2048 px. Writes benchmarks/results/robustness.json and an
 amplified residual PNG, and prints a table.
 
-    .venv/bin/python benchmarks/robustness.py [--photos DIR] [--limit N] [--methods provmark --reuse]
+    .venv/bin/python -m benchmarks.robustness [--photos DIR] [--limit N] [--methods provmark --reuse]
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.attacks import ATTACKS, HARD_ATTACKS
+from provmark.watermark.decision import detect, raw_bits
+from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength, watermark_logits
 
-from benchmarks.attacks import ATTACKS, HARD_ATTACKS  # noqa: E402
-from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength  # noqa: E402
-from provmark.watermark.decision import detect, raw_bits  # noqa: E402
-from provmark.watermark.marking import watermark_logits  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results"
 TIMING_SIZES = (512, 1024, 2048)

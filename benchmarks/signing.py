@@ -12,7 +12,7 @@ one process, in the same run:
 
 Writes benchmarks/results/signing.json and prints a table.
 
-    .venv/bin/python benchmarks/signing.py [--photos DIR] [--count N] [--repeats R] [--watermark]
+    .venv/bin/python -m benchmarks.signing [--photos DIR] [--count N] [--repeats R] [--watermark]
 """
 
 from __future__ import annotations
@@ -31,14 +31,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import provmark
+from provmark.io import encode_like, load_image
 
-from provmark.keys import init_keys, load_keys  # noqa: E402
-from provmark.metadata import Disclosure  # noqa: E402
-from provmark.signing import SignOptions, Watermarking  # noqa: E402
-from provmark.signing.image import sign_loaded  # noqa: E402
-from provmark.io import encode_like, load_image  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results"
 SIZE = 1024
@@ -90,26 +86,24 @@ def main() -> None:
         sys.exit(f"no *.jpg photos in {args.photos}")
     files = make_jpegs(photos, args.count)
     with tempfile.TemporaryDirectory() as tmp:
-        keys = init_keys(Path(tmp) / "keys")
-        identity = load_keys(keys.dir).identity()
-        disclosure = Disclosure(generator="Bench 1.0", creator="Benchmark")
+        keys = provmark.init_keys(Path(tmp) / "keys")
+        disclosure = provmark.Disclosure(generator="Bench 1.0", creator="Benchmark")
 
         def reencode(data: bytes) -> bytes:
             loaded = load_image(data)
             return encode_like(loaded.image, loaded)
 
-        def signer(options: SignOptions, watermark: Watermarking | None = None) -> Callable[[bytes], bytes]:
-            return lambda data: sign_loaded(load_image(data), data, identity, options, title="b.jpg", watermark=watermark).data
+        def signer(**options: bool) -> Callable[[bytes], bytes]:
+            signer = provmark.Signer(keys.dir, disclosure=disclosure, **options)
+            return lambda data: signer.sign(data, title="b.jpg")
 
         modes: dict[str, Callable[[bytes], bytes]] = {
             "reencode": reencode,
-            "sign": signer(SignOptions(disclosure)),
-            "sign+thumbnail": signer(SignOptions(disclosure, thumbnail=True)),
+            "sign": signer(watermark=False),
+            "sign+thumbnail": signer(watermark=False, thumbnail=True),
         }
         if args.watermark:
-            from provmark.watermark.keys import read_watermark_key
-
-            modes["sign+watermark"] = signer(SignOptions(disclosure), Watermarking(key=read_watermark_key(keys.watermark_key)))
+            modes["sign+watermark"] = signer(watermark=True)
         for work in modes.values():  # warm up: imports, model load, first-call costs
             work(files[0])
         results = {name: run_mode(files, work, args.repeats) for name, work in modes.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from PIL import Image
 
@@ -13,6 +14,7 @@ from benchmarks.promark.run import main
 from benchmarks.promark.unet import UNetConfig
 
 
+@pytest.mark.experiment
 def test_smoke_run_marks_trains_samples_attributes_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "run"
     main(["--smoke", "--out", str(out)])

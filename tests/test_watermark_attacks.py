@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.attacks import ATTACKS, attack_by_name  # noqa: E402
+from benchmarks.attacks import ATTACKS, attack_by_name
 
 
 def test_every_attack_changes_the_image_as_named(photo_paths: list[Path]) -> None:

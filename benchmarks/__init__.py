@@ -1,0 +1,1 @@
+"""Benchmarks and the ProMark experiment, beside the product: run as ``python -m benchmarks.<name>``."""
