@@ -13,10 +13,6 @@ import c2pa
 from provmark.metadata.vocab import short_source_type
 from provmark.errors import VerificationError
 
-#: Where a manifest came from: inside the file, a NAME.c2pa sidecar, or the local store via a watermark.
-SOURCES = ("embedded", "sidecar", "soft-binding")
-
-
 @dataclass
 class ManifestSummary:
     """What the active manifest states, and whether c2pa-python found it valid and trusted."""

@@ -54,7 +54,7 @@ def _row(report: provmark.AttributionReport) -> str:
     "--channel-grid",
     type=click.IntRange(min=8),
     metavar="N",
-    help="Concept channel cells per side the copies were marked with (default 32).",
+    help=f"Concept channel cells per side the copies were marked with (default {DEFAULT_GRID}).",
 )
 @one_line_errors
 def attribute(

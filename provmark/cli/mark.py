@@ -17,6 +17,7 @@ from provmark.concepts.layout import LAYOUTS, layout_size
 from provmark.concepts.marker import MarkOptions
 from provmark.concepts.sources import ConceptSource, FixedConcepts, FolderConcepts, MappedConcepts, check_known
 from provmark.concepts.tables import CsvRowsError, read_concept_map
+from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
 @click.command()
@@ -43,7 +44,7 @@ from provmark.concepts.tables import CsvRowsError, read_concept_map
     "--channel-grid",
     type=click.IntRange(min=8),
     metavar="N",
-    help="Concept channel cells per side (default 32): the resolution the buyer trains at, e.g. 32 or 64.",
+    help=f"Concept channel cells per side (default {DEFAULT_GRID}): the resolution the buyer trains at, e.g. 32 or 64.",
 )
 @one_line_errors
 def mark(

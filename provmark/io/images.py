@@ -25,17 +25,6 @@ MAX_PIXELS = 120_000_000
 #: Formats provmark reads and writes.
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
 
-MIME_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "TIFF": "image/tiff",
-    "BMP": "image/bmp",
-    "GIF": "image/gif",
-}
-
-EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "GIF": ".gif"}
-
 
 @dataclass
 class LoadedImage:
@@ -48,11 +37,6 @@ class LoadedImage:
     icc_profile: bytes | None = None
     xmp: bytes | None = None
     jpeg_quality: int | None = None
-
-    @property
-    def mime_type(self) -> str:
-        """MIME type of the source format."""
-        return MIME_TYPES[self.format]
 
     @property
     def name(self) -> str:

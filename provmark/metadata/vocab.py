@@ -61,15 +61,3 @@ def source_type_uri(term: str) -> str:
 def short_source_type(value: str) -> str:
     """Return the bare term of a digital source type URI (or the term itself)."""
     return value.rstrip("/").rsplit("/", 1)[-1]
-
-
-def training_mining_from_plus(uri: str) -> str | None:
-    """Map a PLUS DataMining URI back to allowed / notAllowed / constrained (None if unknown)."""
-    term = uri.rsplit("/", 1)[-1]
-    if term == "DMI-ALLOWED":
-        return "allowed"
-    if term == "DMI-PROHIBITED-SEECONSTRAINT":
-        return "constrained"
-    if term.startswith("DMI-PROHIBITED"):
-        return "notAllowed"
-    return None

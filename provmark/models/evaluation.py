@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
@@ -80,42 +79,3 @@ def evaluate(
         )
     model.train(was_training)
     return result
-
-
-@dataclass
-class Timings:
-    """Milliseconds per call at batch 1 (median of repeats)."""
-
-    residual_ms: float
-    decode_ms: float
-    embed_full_ms: float
-    decode_full_ms: float
-    full_size: tuple[int, int]
-
-
-@torch.inference_mode()
-def time_model(model: WatermarkModel, full_size: tuple[int, int] = (1536, 2048), repeats: int = 10) -> Timings:
-    """Time ``residual`` and ``decode_logits`` at S, and whole embed/decode of a ``full_size`` image
-    (internal resize, residual, upsample and add; internal resize and decode)."""
-    size = model.config.size
-    gen = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, *full_size, generator=gen)
-    images_s = to_internal(image, size)
-    bits = torch.randint(0, 2, (1, model.config.num_bits), generator=gen).float()
-
-    def median_ms(fn) -> float:
-        fn()
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - start) * 1000.0)
-        return sorted(samples)[len(samples) // 2]
-
-    return Timings(
-        residual_ms=median_ms(lambda: model.residual(images_s, bits)),
-        decode_ms=median_ms(lambda: model.decode_logits(images_s)),
-        embed_full_ms=median_ms(lambda: add_residual(image, model.residual(to_internal(image, size), bits), 1.0)),
-        decode_full_ms=median_ms(lambda: model.decode_logits(to_internal(image, size))),
-        full_size=full_size,
-    )

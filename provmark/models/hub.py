@@ -10,7 +10,6 @@ import functools
 import io
 import json
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,15 +21,6 @@ from provmark.models.config import ModelConfig
 from provmark.models.networks import WatermarkModel
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """The three files of one named model, as bytes."""
-
-    config: bytes
-    weights: bytes
-    card: bytes
 
 
 def _weights_dir() -> resources.abc.Traversable:
