@@ -10,9 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provmark.keys import load_keys
 from provmark.c2pa.pki import DOCUMENT_SIGNING_OID
 from provmark.cli.main import main
+from provmark.keys import load_keys
 from provmark.watermark.keys import KEY_BYTES, read_watermark_key
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from provmark.metadata.exif import build_exif, read_exif_disclosure
-from provmark.metadata.xmp import build_xmp, png_with_xmp, read_xmp_disclosure
-from provmark.metadata.disclosure import Disclosure, split_generator
-from provmark.metadata.vocab import SOURCE_TYPES, source_type_uri
 from provmark.errors import SigningError
+from provmark.metadata.disclosure import Disclosure, split_generator
+from provmark.metadata.exif import build_exif, read_exif_disclosure
+from provmark.metadata.vocab import SOURCE_TYPES, source_type_uri
+from provmark.metadata.xmp import build_xmp, png_with_xmp, read_xmp_disclosure
 
 EXIFTOOL = shutil.which("exiftool")
 

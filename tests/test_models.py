@@ -12,9 +12,9 @@ import torch
 from provmark.errors import ModelError
 from provmark.models import ModelConfig, WatermarkModel, add_residual, available_models, load_model, to_internal
 from provmark.models.augment import quantise
+from provmark.models.hub import export_model, model_from_bytes, weights_bytes
 from provmark.models.masking import texture_mask
 from provmark.models.networks import alignment_thetas
-from provmark.models.hub import export_model, model_from_bytes, weights_bytes
 
 TINY = ModelConfig(size=64, grid=16, decoder_width=8)
 

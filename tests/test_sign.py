@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image, ImageChops
 
 from provmark.c2pa import callback_identity
+from provmark.cli.main import main
+from provmark.errors import SigningError
 from provmark.keys import KeyPaths, init_keys, load_keys
 from provmark.metadata import Disclosure
 from provmark.signing import SignOptions, sign_image
-from provmark.cli.main import main
-from provmark.errors import SigningError
 
 EXIFTOOL = shutil.which("exiftool")
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from provmark.keys import KeyPaths, init_keys
 from provmark.cli.main import main
+from provmark.keys import KeyPaths, init_keys
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from provmark.cli.main import main
+from provmark.detect.verify import VerifyOptions, verify_file
 from provmark.keys import KeyPaths, init_keys, load_keys
 from provmark.metadata import Disclosure
 from provmark.signing import SignOptions, sign_image
-from provmark.cli.main import main
-from provmark.detect.verify import VerifyOptions, verify_file
 
 
 @pytest.fixture(scope="module")

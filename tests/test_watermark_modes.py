@@ -11,8 +11,8 @@ from PIL import Image
 
 from provmark.errors import WatermarkError
 from provmark.models import add_residual, load_model, to_internal
-from provmark.watermark.marking import decode_watermark, embed_watermark
 from provmark.watermark.decision import raw_bits
+from provmark.watermark.marking import decode_watermark, embed_watermark
 
 KEY = bytes(range(32))
 PAYLOAD = bytes.fromhex("00112233445566ff")

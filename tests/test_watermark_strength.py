@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 
 from provmark.models import load_model
+from provmark.models.embedding import to_internal, upsample_residual
 from provmark.models.strength import DEFAULT_POLICY, StrengthPolicy, choose_strength, predicted_ber
-from provmark.watermark.marking import embed_watermark_with_strength
 from provmark.watermark.decision import raw_bits
+from provmark.watermark.marking import embed_watermark_with_strength
 from provmark.watermark.pixels import add_to_planes, internal_image
 from provmark.watermark.planes import split_image
-from provmark.models.embedding import to_internal, upsample_residual
 
 KEY = bytes.fromhex("3c" * 32)
 PAYLOAD = bytes.fromhex("0123456789abcdef")

@@ -10,8 +10,8 @@ from typing import Any
 
 import c2pa
 
-from provmark.metadata.vocab import short_source_type
 from provmark.errors import VerificationError
+from provmark.metadata.vocab import short_source_type
 
 @dataclass
 class ManifestSummary:

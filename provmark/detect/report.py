@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from provmark.c2pa.reader import ManifestSummary
 from provmark.metadata.exif import ExifDisclosure
 from provmark.metadata.xmp import XmpDisclosure
-from provmark.c2pa.reader import ManifestSummary
 
 INTACT, TAMPERED, UNSIGNED = "intact", "tampered", "unsigned"
 

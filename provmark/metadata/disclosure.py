@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from provmark import __version__
-from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 from provmark.errors import SigningError
+from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 
 _VERSION_RE = re.compile(r"^v?\d[\w.+-]*$")
 

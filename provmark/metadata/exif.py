@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from provmark.metadata.xmp import describe
 from provmark.metadata.disclosure import Disclosure
 from provmark.metadata.vocab import source_type_uri
+from provmark.metadata.xmp import describe
 
 IMAGE_DESCRIPTION = 0x010E
 SOFTWARE = 0x0131

@@ -25,8 +25,8 @@ from provmark.models.config import ModelConfig
 from provmark.models.data import CropSampler, list_photos, load_rgb, split_photos, to_float
 from provmark.models.embedding import add_residual, to_internal
 from provmark.models.evaluation import Evaluation, evaluate
-from provmark.models.networks import WatermarkModel
 from provmark.models.hub import export_model, load_model
+from provmark.models.networks import WatermarkModel
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.log"
