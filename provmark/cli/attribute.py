@@ -16,7 +16,8 @@ from provmark.errors import ProvmarkError
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
-def _inputs(paths: tuple[Path, ...]) -> Iterator[Path]:
+def expand_inputs(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """The files given, with folders replaced by the images under them (sorted)."""
     for path in paths:
         if path.is_dir():
             yield from (path / rel for rel in walk_catalog(path) if is_image_name(rel))
@@ -74,7 +75,7 @@ def attribute(
     with provmark.Registry.open(registry_path) as reg:
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
-        for path in _inputs(inputs):
+        for path in expand_inputs(inputs):
             failures.total += 1
             report = _attribute(path, reg, grid)
             if report.error is not None:

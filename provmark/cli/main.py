@@ -22,6 +22,7 @@ COMMANDS = {
     "concepts": ("provmark.cli.concepts:concepts", "Manage a concept registry (add, list, import)."),
     "mark": ("provmark.cli.mark:mark", "Mark a whole catalog folder with concept codes."),
     "attribute": ("provmark.cli.attribute:attribute", "Attribute images to registered concepts."),
+    "audit": ("provmark.cli.audit:audit", "Audit a model from its samples: which concepts did it learn?"),
 }
 
 
