@@ -11,6 +11,7 @@ The front door (each name is imported on first use, so ``import provmark`` stays
     result = provmark.decode(marked, "keys")                 # result.detected, .payload, .p_value
     copy = provmark.mark_image(image, "catalog.db", "red-fox")
     hits = provmark.attribute(copy, "catalog.db").concepts   # [ConceptHit(name='red-fox', ...)]
+    learned = provmark.audit(samples, "catalog.db").learned()  # concepts a model learned, from its samples
 
 Images are PIL images, numpy arrays, file bytes or paths. Subpackages: ``watermark`` (the
 torch-free coding core; the neural mark in ``watermark.marking``), ``models`` (torch networks,
@@ -34,6 +35,7 @@ _EXPORTS = {
     "decode": "provmark.api",
     "mark_image": "provmark.api",
     "attribute": "provmark.api",
+    "audit": "provmark.detect.audit",
     "Signer": "provmark.signing.signer",
     "Verifier": "provmark.detect.verify",
     "Keys": "provmark.keys",
@@ -51,6 +53,8 @@ _EXPORTS = {
     "DecodeResult": "provmark.watermark.decision",
     "AttributionReport": "provmark.detect.attribution",
     "ConceptHit": "provmark.detect.attribution",
+    "AuditReport": "provmark.detect.audit",
+    "ConceptAudit": "provmark.detect.audit",
     "ProvmarkError": "provmark.errors",
 }
 
@@ -61,6 +65,7 @@ if TYPE_CHECKING:
     from provmark.c2pa.identity import SigningIdentity, callback_identity, load_identity
     from provmark.concepts.registry import ConceptSpec, Registry
     from provmark.detect.attribution import AttributionReport, ConceptHit
+    from provmark.detect.audit import AuditReport, ConceptAudit, audit
     from provmark.detect.report import VerificationReport
     from provmark.detect.verify import Verifier, verify
     from provmark.errors import ProvmarkError

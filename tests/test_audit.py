@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from provmark import ConceptSpec, Registry, audit
 from provmark.cli.main import main
 from provmark.concepts.codes import concept_payload, watermark_key
-from provmark.concepts.registry import ConceptSpec, Registry
-from provmark.detect.audit import audit, p_bound
+from provmark.detect.audit import p_bound
 from provmark.watermark.concept_channel import channel_logits, embed_channel, match_codes
-from provmark.watermark.detection import raw_bits
+from provmark.watermark.decision import raw_bits
 
 GRID = 32
 

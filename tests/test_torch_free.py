@@ -25,6 +25,7 @@ CORE = [
     "provmark.c2pa",
     "provmark.metadata",
     "provmark.detect.verify",
+    "provmark.detect.audit",
     "provmark.cli.main",
 ]
 

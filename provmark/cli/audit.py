@@ -10,9 +10,8 @@ import click
 from provmark.cli.attribute import expand_inputs
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
-from provmark.concepts.registry import Registry
-from provmark.detect.audit import ALL_SAMPLES, AuditReport, audit as run_audit
-from provmark.detect.audit_plot import save_plot
+import provmark
+from provmark.detect.audit import ALL_SAMPLES, AuditReport
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
@@ -61,8 +60,7 @@ def audit(
     """
     paths = list(expand_inputs(samples))
     groups = [p.parent.name or ALL_SAMPLES for p in paths] if group_by_folder else None
-    with Registry.open(registry_path) as reg:
-        report = run_audit(paths, reg, groups=groups, grid=channel_grid)
+    report = provmark.audit(paths, registry_path, groups=groups, channel_grid=channel_grid)
     failures = FailureLog(total=len(paths))
     for path, reason in report.failures:
         failures.record(path, reason)
@@ -71,5 +69,5 @@ def audit(
     else:
         _table(report, show_all)
     if plot is not None:
-        click.echo(f"plot: {save_plot(report, plot)}", err=True)
+        click.echo(f"plot: {report.save_plot(plot)}", err=True)
     sys.exit(failures.summary() or (EXIT_OK if report.learned() else EXIT_NEGATIVE))

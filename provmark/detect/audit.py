@@ -35,19 +35,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from provmark.concepts.registry import Registry
+from provmark.detect.audit_plot import save_plot
 from provmark.errors import ProvmarkError, WatermarkError
-from provmark.io import load_image
+from provmark.io.images import ImageInput, load_image
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.concept_channel import DEFAULT_GRID, channel_logits
-from provmark.watermark.detection import raw_bits
+from provmark.watermark.decision import raw_bits
 
 #: Group name of samples given without one.
 ALL_SAMPLES = "all"
-
-Sample = Image.Image | str | os.PathLike[str]
 
 
 @dataclass
@@ -89,6 +87,10 @@ class AuditReport:
         """The concepts the model learned (p-value at most the threshold), strongest first."""
         return [r for r in self.results if r.learned]
 
+    def save_plot(self, path: str | os.PathLike[str]) -> Path:
+        """Write a PNG of the evidence per sample for each learned concept (see :mod:`provmark.detect.audit_plot`)."""
+        return save_plot(self, path)
+
     def to_json(self) -> dict[str, Any]:
         """The JSON object written by ``provmark audit --json``."""
         return {
@@ -103,22 +105,28 @@ class AuditReport:
 
 
 def audit(
-    samples: Iterable[Sample],
-    registry: Registry,
+    samples: Iterable[ImageInput],
+    registry: Registry | str | os.PathLike[str],
     *,
     groups: Sequence[str] | None = None,
-    grid: int = DEFAULT_GRID,
+    channel_grid: int = DEFAULT_GRID,
     threshold: float = DEFAULT_P_THRESHOLD,
 ) -> AuditReport:
     """Decide, for every concept of ``registry``, whether the model that generated ``samples`` learned it.
 
-    ``samples`` are PIL images or image paths, ``groups`` an optional group name per sample
+    ``samples`` are images (PIL, numpy, file bytes or paths), ``groups`` an optional group name per sample
     (e.g. the prompt or class each was generated for); samples that cannot be read are listed in
-    ``failures`` and left out. ``grid`` is the concept channel grid the training copies used.
+    ``failures`` and left out. ``registry`` is a :class:`Registry` or its path; ``channel_grid``
+    the concept channel grid the training copies used. Torch-free.
 
-    >>> report = audit(Path("samples").glob("*.png"), registry)  # doctest: +SKIP
-    >>> [(r.concept, r.p_value) for r in report.learned()]  # doctest: +SKIP
+    >>> report = provmark.audit(Path("samples").glob("*.png"), "catalog.db")  # doctest: +SKIP
+    >>> [(r.concept, r.p_value, r.samples_needed) for r in report.learned()]  # doctest: +SKIP
+    [('red-fox', 3.1e-19, 4)]
     """
+    if not isinstance(registry, Registry):
+        with Registry.open(registry) as reg:
+            return audit(samples, reg, groups=groups, channel_grid=channel_grid, threshold=threshold)
+    grid = channel_grid
     concepts = registry.concepts()
     if not concepts:
         raise WatermarkError("the registry has no concepts to audit (add some with 'provmark concepts add')")
@@ -131,9 +139,9 @@ def audit(
         raise WatermarkError(f"{len(groups)} group names for {len(items)} samples: give one per sample")
     for i, sample in enumerate(items):
         try:
-            reading = channel_logits(_image(sample), key, grid)
+            reading = channel_logits(load_image(sample).image, key, grid)
         except ProvmarkError as exc:
-            failures.append((str(sample), str(exc)))
+            failures.append((str(sample) if isinstance(sample, (str, os.PathLike)) else f"sample {i}", str(exc)))
             continue
         norm = float(np.linalg.norm(reading))
         if norm > 0:
@@ -150,10 +158,6 @@ def audit(
                 report.curves[(group, c.name)] = curve
     report.results.sort(key=lambda r: (r.p_value, -r.z, r.group, r.concept))
     return report
-
-
-def _image(sample: Sample) -> Image.Image:
-    return sample if isinstance(sample, Image.Image) else load_image(Path(sample)).image
 
 
 def p_bound(z: float, tests: int) -> float:

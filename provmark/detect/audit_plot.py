@@ -11,11 +11,14 @@ import math
 import os
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
-from provmark.detect.audit import AuditReport
 from provmark.io import write_bytes_atomic
+
+if TYPE_CHECKING:  # the report imports this module to draw itself
+    from provmark.detect.audit import AuditReport
 
 _SIZE = (900, 520)
 _MARGIN = (70, 30, 230, 50)  # left, top, right, bottom
