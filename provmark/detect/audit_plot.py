@@ -65,7 +65,7 @@ def render(report: AuditReport) -> Image.Image:
         strongest = max(rest, key=lambda r: r.z)
         y = point(1, strongest.z)[1]
         _dashed(draw, (left, y), (left + width, y), "#999999", dash=2)
-        draw.text((left + width + 8, y + 4), f"best not learned: {strongest.concept[:18]}", fill="#777777")
+        draw.text((left + width + 8, y + 4), f"best not learned: {strongest.concept[:14]} ({strongest.group[:10]})", fill="#777777")
     return image
 
 
