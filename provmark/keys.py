@@ -21,7 +21,7 @@ from provmark.c2pa.pki import new_pki
 from provmark.c2pa.store import ManifestStore
 from provmark.errors import KeyMaterialError, OutputError
 from provmark.io.atomic import write_bytes_atomic
-from provmark.watermark import keys as watermark_keys
+from provmark.watermark import keyfile
 
 CA_FILE = "ca.pem"
 CHAIN_FILE = "signer.pem"
@@ -52,7 +52,7 @@ class KeyPaths:
     @property
     def watermark_key(self) -> Path:
         """Secret key for keyed watermarks."""
-        return self.dir / watermark_keys.KEY_FILE
+        return self.dir / keyfile.KEY_FILE
 
 
 def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrite: bool = False) -> KeyPaths:
@@ -71,7 +71,7 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
         for path, data, mode in ((paths.ca, pki.ca, None), (paths.chain, pki.chain, None), (paths.key, pki.key, 0o600)):
             write_bytes_atomic(path, data, mode=mode)
             written.append(path)
-        watermark_keys.write_watermark_key(paths.watermark_key, watermark_keys.new_watermark_key())
+        keyfile.write_watermark_key(paths.watermark_key, keyfile.new_watermark_key())
     except OutputError:
         for path in written:  # no half-made keys folder
             path.unlink(missing_ok=True)
@@ -112,7 +112,7 @@ def load_keys(directory: str | os.PathLike[str]) -> Keys:
     True
     """
     paths = _existing(directory)
-    mark = watermark_keys.read_watermark_key(paths.watermark_key) if paths.watermark_key.exists() else None
+    mark = keyfile.read_watermark_key(paths.watermark_key) if paths.watermark_key.exists() else None
     trust = (read_trust_anchor(paths.ca),) if paths.ca.exists() else ()
     return Keys(paths, mark, trust, ManifestStore.beside_keys(paths.dir))
 
@@ -123,9 +123,9 @@ def load_watermark_key(source: bytes | Keys | str | os.PathLike[str]) -> bytes:
         return bytes(source)
     keys = source if isinstance(source, Keys) else load_keys(source) if Path(source).is_dir() else None
     if keys is None:
-        return watermark_keys.read_watermark_key(source)
+        return keyfile.read_watermark_key(source)
     if keys.watermark_key is None:
-        raise KeyMaterialError(f"{keys.paths.dir}: no {watermark_keys.KEY_FILE} in this keys folder")
+        raise KeyMaterialError(f"{keys.paths.dir}: no {keyfile.KEY_FILE} in this keys folder")
     return keys.watermark_key
 
 

@@ -13,7 +13,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from provmark.c2pa.pki import DOCUMENT_SIGNING_OID
 from provmark.cli.main import main
 from provmark.keys import load_keys
-from provmark.watermark.keys import KEY_BYTES, read_watermark_key
+from provmark.watermark.keyfile import KEY_BYTES, read_watermark_key
 
 
 def test_keys_init_creates_pki_with_c2pa_extensions(tmp_path: Path) -> None:

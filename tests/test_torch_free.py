@@ -14,7 +14,7 @@ CORE = [
     "provmark.watermark.scramble",
     "provmark.watermark.calibration",
     "provmark.watermark.decision",
-    "provmark.watermark.keys",
+    "provmark.watermark.keyfile",
     "provmark.watermark.planes",
     "provmark.watermark.concept_channel",
     "provmark.concepts.codes",

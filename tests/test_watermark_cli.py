@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from provmark.cli.main import main
-from provmark.watermark.keys import new_watermark_key, write_watermark_key
+from provmark.watermark.keyfile import new_watermark_key, write_watermark_key
 
 PAYLOAD = "0123456789abcdef"
 

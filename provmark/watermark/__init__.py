@@ -3,7 +3,7 @@
 This package's coding core imports no torch: payload coding (:mod:`~provmark.watermark.codec`),
 key scrambling (:mod:`~provmark.watermark.scramble`), the false-positive bounds
 (:mod:`~provmark.watermark.calibration`), the decision from logits
-(:mod:`~provmark.watermark.decision`), keys (:mod:`~provmark.watermark.keys`) and the concept
+(:mod:`~provmark.watermark.decision`), keys (:mod:`~provmark.watermark.keyfile`) and the concept
 channel. The neural embedder and decoder live in :mod:`provmark.watermark.marking`
 (``embed_watermark``, ``decode_watermark``), imported only by code that touches pixels.
 """
@@ -11,6 +11,6 @@ channel. The neural embedder and decoder live in :mod:`provmark.watermark.markin
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.codec import PAYLOAD_BYTES
 from provmark.watermark.decision import DecodeResult
-from provmark.watermark.keys import new_watermark_key, read_watermark_key, write_watermark_key
+from provmark.watermark.keyfile import new_watermark_key, read_watermark_key, write_watermark_key
 
 __all__ = ["DEFAULT_P_THRESHOLD", "PAYLOAD_BYTES", "DecodeResult", "new_watermark_key", "read_watermark_key", "write_watermark_key"]
