@@ -72,7 +72,9 @@ def test_sign_cli_embeds_trusted_manifest_and_disclosure(
     assert created["digitalSourceType"] == TRAINED
     assert created["softwareAgent"] == {"name": "Flux", "version": "1.1"}
     assert assertions["cawg.training-mining"]["entries"]["cawg.ai_generative_training"]["use"] == "notAllowed"
-    assert assertions["stds.schema-org.CreativeWork"]["author"][0]["name"] == "Ada Lovelace"
+    assert "stds.schema-org.CreativeWork" not in assertions  # C2PA 2.x: creator goes in cawg.metadata
+    assert assertions["cawg.metadata"]["dc:creator"] == ["Ada Lovelace"]
+    assert assertions["cawg.metadata"]["schema:creator"]["@type"] == "schema:Person"
     assert manifest["title"] == src.name
     assert "Test Org" in manifest["signature_info"]["issuer"]
     assert "thumbnail" not in manifest  # off by default

@@ -1,4 +1,4 @@
-"""The C2PA manifest definition provmark signs: actions, training-and-mining, creator, soft binding."""
+"""The C2PA manifest definition provmark signs: actions, training-and-mining, CAWG metadata (creator), soft binding."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from provmark.metadata.vocab import TRAINING_MINING_ENTRIES, source_type_uri
 SOFT_BINDING_ALG = "io.provmark.watermark.1"
 #: Label given to the parent ingredient so actions can point at it.
 PARENT_LABEL = "parent"
+#: JSON-LD namespaces of the cawg.metadata assertion.
+DC_NS = "http://purl.org/dc/elements/1.1/"
+SCHEMA_NS = "http://schema.org/"
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,20 @@ def _software_agent(disclosure: Disclosure) -> dict[str, str]:
     return agent
 
 
-def actions(disclosure: Disclosure, has_parent: bool, soft_binding: SoftBinding | None) -> list[dict[str, Any]]:
-    """The ``c2pa.actions`` list: created (or opened + edited when there is a parent), then watermarked."""
+def actions(
+    disclosure: Disclosure, has_parent: bool, soft_binding: SoftBinding | None, parent_note: str | None = None
+) -> list[dict[str, Any]]:
+    """The ``c2pa.actions`` list: created (or opened + edited when there is a parent), then watermarked.
+
+    ``parent_note`` (why the parent's manifest did not validate) is kept in the edit's description.
+    """
     agent = _software_agent(disclosure)
-    what = {"digitalSourceType": source_type_uri(disclosure.source_type), "softwareAgent": agent}
+    what = {"digitalSourceType": source_type_uri(disclosure.source_type_term), "softwareAgent": agent}
     if has_parent:
-        result = [
-            {"action": "c2pa.opened", "parameters": {"ingredientIds": [PARENT_LABEL]}},
-            {"action": "c2pa.edited", **what},
-        ]
+        edited: dict[str, Any] = {"action": "c2pa.edited", **what}
+        if parent_note:
+            edited["description"] = f"edited from a parent whose manifest did not validate: {parent_note}"
+        result = [{"action": "c2pa.opened", "parameters": {"ingredientIds": [PARENT_LABEL]}}, edited]
     else:
         result = [{"action": "c2pa.created", **what}]
     if soft_binding is not None:
@@ -61,25 +69,31 @@ def training_mining(disclosure: Disclosure) -> dict[str, Any]:
     return {"entries": {name: dict(entry) for name in TRAINING_MINING_ENTRIES}}
 
 
+def creator_metadata(disclosure: Disclosure) -> dict[str, Any]:
+    """The ``cawg.metadata`` assertion data: the creator (Dublin Core), as a person or an organisation."""
+    kind = "Organization" if disclosure.creator_type == "organization" else "Person"
+    return {
+        "@context": {"dc": DC_NS, "schema": SCHEMA_NS},
+        "dc:creator": [disclosure.creator],
+        "schema:creator": {"@type": f"schema:{kind}", "schema:name": disclosure.creator},
+    }
+
+
 def build_manifest(
-    disclosure: Disclosure, title: str, *, has_parent: bool = False, soft_binding: SoftBinding | None = None
+    disclosure: Disclosure,
+    title: str,
+    *,
+    has_parent: bool = False,
+    soft_binding: SoftBinding | None = None,
+    parent_note: str | None = None,
 ) -> dict[str, Any]:
     """Return the manifest definition for c2pa-python's ``Builder``."""
     assertions: list[dict[str, Any]] = [
-        {"label": "c2pa.actions", "data": {"actions": actions(disclosure, has_parent, soft_binding)}},
+        {"label": "c2pa.actions", "data": {"actions": actions(disclosure, has_parent, soft_binding, parent_note)}},
         {"label": "cawg.training-mining", "data": training_mining(disclosure)},
     ]
     if disclosure.creator:
-        assertions.append(
-            {
-                "label": "stds.schema-org.CreativeWork",
-                "data": {
-                    "@context": "http://schema.org/",
-                    "@type": "CreativeWork",
-                    "author": [{"@type": "Person", "name": disclosure.creator}],
-                },
-            }
-        )
+        assertions.append({"label": "cawg.metadata", "data": creator_metadata(disclosure)})
     if soft_binding is not None:
         assertions.append(
             {

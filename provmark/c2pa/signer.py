@@ -11,15 +11,10 @@ import c2pa
 from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.manifest import PARENT_LABEL
 from provmark.errors import SigningError
+from provmark.io.codecs import MIME_TYPES
 
-#: MIME types of the image formats provmark reads that c2pa-python can embed a manifest into.
-EMBEDDABLE = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "TIFF": "image/tiff",
-    "GIF": "image/gif",
-}
+#: MIME types of the image formats provmark reads that c2pa-python reads and embeds manifests in.
+C2PA_MIME_TYPES = {fmt: MIME_TYPES[fmt] for fmt in ("JPEG", "PNG", "WEBP", "TIFF", "GIF", "AVIF", "HEIF", "JXL")}
 
 
 @dataclass(frozen=True)
@@ -33,10 +28,10 @@ class SignedBytes:
 def mime_for(fmt: str, name: str = "<image>") -> str:
     """MIME type to sign ``fmt`` as, or a :class:`SigningError` if C2PA cannot embed into it."""
     try:
-        return EMBEDDABLE[fmt]
+        return C2PA_MIME_TYPES[fmt]
     except KeyError:
         raise SigningError(
-            f"{name}: C2PA manifests cannot be embedded in {fmt} files (use JPEG, PNG, WebP, TIFF or GIF)"
+            f"{name}: C2PA manifests cannot be embedded in {fmt} files (use one of {', '.join(C2PA_MIME_TYPES)})"
         ) from None
 
 
@@ -58,7 +53,7 @@ def builder_context(thumbnail: bool) -> c2pa.Context:
     return c2pa.Context.from_dict(
         {
             "builder": {"thumbnail": {"enabled": thumbnail}},
-            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_after_sign": False},
         }
     )
 

@@ -30,6 +30,11 @@ def fail(message: str, code: int = EXIT_FAILED) -> None:
     sys.exit(code)
 
 
+def warn(message: str) -> None:
+    """Print ``provmark: warning: message`` on stderr (the command goes on)."""
+    click.echo(f"provmark: warning: {message}", err=True)
+
+
 def one_line_errors(func: F) -> F:
     """Turn a :class:`ProvmarkError` escaping a command into one line on stderr and exit 1."""
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 import provmark
-from provmark.cli.common import FailureLog, fail, one_line_errors
+from provmark.cli.common import FailureLog, fail, one_line_errors, warn
 from provmark.errors import ProvmarkError
 from provmark.io import prepare_out_dir
+from provmark.metadata.disclosure import CREATOR_TYPES
 from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 
 
@@ -22,9 +23,11 @@ from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), help="Own PEM private key for --cert.")
 @click.option("--key-password", envvar="PROVMARK_KEY_PASSWORD", help="Password of an encrypted key (or $PROVMARK_KEY_PASSWORD).")
 @click.option("--generator", default=None, help='Generating system, "name version" (default: provmark).')
-@click.option("--source-type", type=click.Choice(SOURCE_TYPES), metavar="TERM", default="trainedAlgorithmicMedia", show_default=True,
-              help="IPTC digital source type, e.g. compositeWithTrainedAlgorithmicMedia, algorithmicMedia, digitalCapture.")
+@click.option("--source-type", type=click.Choice(SOURCE_TYPES), metavar="TERM",
+              help="IPTC digital source type, e.g. compositeWithTrainedAlgorithmicMedia, algorithmicMedia, digitalCapture "
+                   "(default: trainedAlgorithmicMedia; compositeWithTrainedAlgorithmicMedia when the image already has a manifest).")
 @click.option("--creator", help="Person or organisation credited as creator.")
+@click.option("--creator-type", type=click.Choice(CREATOR_TYPES), default="person", show_default=True, help="Whether --creator is a person or an organization.")
 @click.option("--title", help="Title for the manifest and XMP (default: the file name).")
 @click.option("--prompt", help="Prompt used, written to IPTC AIPromptInformation.")
 @click.option("--training-mining", type=click.Choice(TRAINING_MINING), default="notAllowed", show_default=True, help="AI training and data mining terms.")
@@ -39,11 +42,11 @@ from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 @click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Watermark strength.")
 @one_line_errors
 def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: Path | None, key: Path | None,
-         key_password: str | None, generator: str | None, source_type: str, creator: str | None, title: str | None,
+         key_password: str | None, generator: str | None, source_type: str | None, creator: str | None, creator_type: str, title: str | None,
          prompt: str | None, training_mining: str, constraint_info: str | None, sidecar: bool, label: str | None,
          tsa_url: str | None, thumbnail: bool, no_watermark: bool, watermark_key: Path | None, store_dir: Path | None,
          strength: float) -> None:  # fmt: skip
-    """Sign images (JPEG, PNG, WebP, TIFF, GIF) with a C2PA manifest and disclosure metadata."""
+    """Sign images (JPEG, PNG, WebP, TIFF, GIF, AVIF, HEIC/HEIF, JPEG XL) with a C2PA manifest and disclosure metadata."""
     if (cert is None) != (key is None):
         fail("--cert and --key go together", code=2)
     if keys_dir is None and cert is None:
@@ -53,7 +56,7 @@ def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: P
         fail("watermarking needs --keys DIR or --watermark-key FILE (or pass --no-watermark)", code=2)
     disclosure_args = {"generator": generator} if generator else {}
     disclosure = provmark.Disclosure(
-        **disclosure_args, source_type=source_type, creator=creator, training_mining=training_mining,
+        **disclosure_args, source_type=source_type, creator=creator, creator_type=creator_type, training_mining=training_mining,
         constraint_info=constraint_info, title=title, prompt=prompt,
     )  # fmt: skip
     identity = provmark.load_identity(cert, key, key_password) if cert and key else None
@@ -66,7 +69,7 @@ def sign(inputs: tuple[Path, ...], out_dir: Path, keys_dir: Path | None, cert: P
     log = FailureLog(total=len(inputs))
     for path in inputs:
         try:
-            written = signer.sign_file(path, out_dir)
+            written = signer.sign_file(path, out_dir, warn=warn)
         except ProvmarkError as exc:
             log.record(str(path), str(exc))
             continue

@@ -18,12 +18,14 @@ from provmark.errors import ProvmarkError
 @click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), help="Keys folder: trusts its ca.pem, decodes with its watermark.key, looks up its manifests/.")
 @click.option("--key", "watermark_key", type=click.Path(dir_okay=False, path_type=Path), help="Watermark key file (enables watermark decoding).")
 @click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), help="Manifest store folder for images whose metadata was stripped.")
+@click.option("--fetch-remote", is_flag=True, help="Fetch a manifest the file points to by URL (off: reported as remote, with its URL).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @one_line_errors
 def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Path | None, watermark_key: Path | None,
-           store_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+           store_dir: Path | None, fetch_remote: bool, as_json: bool) -> None:  # fmt: skip
     """Verify images: C2PA manifest and trust, XMP/EXIF disclosure, watermark; exit 0 only if all verified."""
-    verifier = provmark.Verifier(keys_dir, trust=trust_files, watermark_key=watermark_key, store=store_dir)
+    verifier = provmark.Verifier(keys_dir, trust=trust_files, watermark_key=watermark_key, store=store_dir,
+                                 fetch_remote=fetch_remote)
     log = FailureLog(total=len(inputs))
     reports = []
     for path in inputs:
@@ -49,6 +51,8 @@ def _print_table(reports: list[provmark.VerificationReport], watermark: bool) ->
     for r in reports:
         m = r.c2pa
         c2pa = "none" if m is None else m.state if m.source == "embedded" else f"{m.state} ({m.source})"
+        if m is not None and m.problem and m.source != m.problem:
+            c2pa = f"{c2pa} ({m.problem})"
         row = [r.path, c2pa, r.integrity, r.ai_label, (m and m.source_type_term) or "-", (m and m.signer) or "-"]
         if watermark:
             row.append(r.watermark.payload if r.watermark and r.watermark.detected else "none")
@@ -57,7 +61,25 @@ def _print_table(reports: list[provmark.VerificationReport], watermark: bool) ->
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
     for r in reports:
-        if r.c2pa is not None and r.c2pa.failures:
-            click.echo(f"{r.path}: failing checks: {', '.join(r.c2pa.failures)}")
+        for line in _notes(r):
+            click.echo(f"{r.path}: {line}")
     verified = sum(r.verified for r in reports)
     click.echo(f"{verified} of {len(reports)} verified (intact manifest from a trusted signer)")
+
+
+def _notes(report: VerificationReport) -> list[str]:
+    """What a reader of the table needs to know beyond it: why the manifest could not be
+    validated, its failed checks grouped by meaning (ingredients' apart), pixels not checked."""
+    notes = []
+    m = report.c2pa
+    if m is not None and m.problem_detail:
+        notes.append(m.problem_detail)
+    if m is not None:
+        groups: dict[str, list[str]] = {}
+        for check in m.checks:
+            where = f"ingredient {check.ingredient!r}" if check.ingredient else check.meaning
+            groups.setdefault(where, []).append(check.code)
+        notes += [f"failing checks ({where}): {', '.join(codes)}" for where, codes in groups.items()]
+    if report.image_error:
+        notes.append(f"pixels: {report.image_error}")
+    return notes

@@ -10,7 +10,7 @@ import provmark
 
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
 from provmark.errors import OutputError, ProvmarkError
-from provmark.io import encode_like, load_image, write_bytes_atomic
+from provmark.io import check_single_frame, encode_like, load_image, write_bytes_atomic
 from provmark.watermark import PAYLOAD_BYTES
 
 _INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -61,6 +61,7 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
         try:
             target = _output_path(source, out_dir, resolved_inputs, taken)
             loaded = load_image(source)
+            check_single_frame(loaded)
             if loaded.format == "GIF":
                 raise OutputError(f"{source}: GIF re-quantises colours to a palette, which erases the mark; convert to PNG first")
             marked = provmark.embed(loaded.image, data, key, strength=strength, adaptive=not fixed_strength)

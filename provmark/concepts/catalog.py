@@ -27,7 +27,7 @@ from provmark.errors import OutputError, ProvmarkError
 from provmark.models.threads import one_torch_thread, use_one_thread
 
 #: File name endings treated as catalog images (content decides the format when read).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif", ".heic", ".heif", ".jxl")
 
 # Temporary files left by an atomic write that was killed: ".<name>.<8 random chars>.tmp".
 _PARTIAL = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")

@@ -25,7 +25,7 @@ from provmark.concepts.layout import CHANNEL_REGION, Region, candidate_regions, 
 from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
-from provmark.io import LoadedImage, encode_like, load_image, write_bytes_atomic
+from provmark.io import LoadedImage, check_single_frame, encode_like, load_image, write_bytes_atomic
 from provmark.watermark.concept_channel import DEFAULT_GRID, embed_channel
 from provmark.watermark.marking import embed_watermark
 
@@ -131,6 +131,7 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     src_stat = os.stat(job.src)
     src_sha = sha256_file(job.src)
     loaded = load_image(job.src)
+    check_single_frame(loaded)
     marked, layout, regions = mark_concepts(
         loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
         channel=options.channel, channel_grid=options.channel_grid,

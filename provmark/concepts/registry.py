@@ -111,6 +111,24 @@ def check_name(name: str) -> str:
     return name
 
 
+#: The first bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_is_sqlite(p: Path) -> None:
+    """Refuse a file that is not an SQLite database before SQLite opens it (and writes to it):
+    an empty or foreign file given as --registry must come out of a failed command unchanged."""
+    try:
+        with p.open("rb") as handle:
+            head = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise RegistryError(f"{p}: cannot read registry: {exc.strerror or exc}") from None
+    if not head:
+        raise RegistryError(f"{p}: empty file, not a concept registry (remove it, or give another --registry)")
+    if head != SQLITE_HEADER:
+        raise RegistryError(f"{p}: not a concept registry (not an SQLite database)")
+
+
 class Registry:
     """An open concept registry. Use :meth:`open` (or :meth:`create`), then :meth:`close`."""
 
@@ -128,6 +146,7 @@ class Registry:
             if not create:
                 raise RegistryError(f"{p}: no such registry (create it with 'provmark concepts add --registry {p} NAME')")
             return cls.create(p)
+        _check_is_sqlite(p)
         return cls._connect(p)
 
     @classmethod

@@ -10,7 +10,7 @@ from provmark.c2pa.reader import ManifestSummary
 from provmark.metadata.exif import ExifDisclosure
 from provmark.metadata.xmp import XmpDisclosure
 
-INTACT, TAMPERED, UNSIGNED = "intact", "tampered", "unsigned"
+INTACT, TAMPERED, UNVERIFIABLE, UNSIGNED = "intact", "tampered", "unverifiable", "unsigned"
 
 
 @dataclass
@@ -32,7 +32,7 @@ class VerificationReport:
     """Everything ``provmark verify`` found out about one image.
 
     ``ai_generated`` is True, False or None (unknown); ``evidence`` says why.
-    ``integrity`` is intact, tampered or unsigned; ``verified`` is True only for an intact
+    ``integrity`` is intact, tampered, unverifiable or unsigned; ``verified`` is True only for an intact
     manifest from a trusted signer.
     """
 
@@ -45,6 +45,8 @@ class VerificationReport:
     xmp: XmpDisclosure | None = None
     exif: ExifDisclosure | None = None
     watermark: WatermarkReport | None = None
+    #: Why the pixels could not be (fully) checked: not decodable here, or decoded after a repair.
+    image_error: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -74,4 +76,5 @@ class VerificationReport:
                 "exif": dataclasses.asdict(self.exif) if self.exif else None,
             },
             "watermark": dataclasses.asdict(self.watermark) if self.watermark else None,
+            "image_error": self.image_error,
         }

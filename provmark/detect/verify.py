@@ -9,28 +9,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provmark.c2pa.reader import TRUST_CODE_PREFIXES, ManifestSummary, read_manifest
-from provmark.c2pa.signer import EMBEDDABLE
+from provmark.c2pa.reader import CORRUPT, UNPARSEABLE, ManifestSummary, read_manifest
+from provmark.c2pa.signer import C2PA_MIME_TYPES
+from provmark.c2pa.status import MALFORMED
 from provmark.c2pa.store import ManifestStore
-from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, VerificationReport, WatermarkReport
-from provmark.errors import InputImageError, VerificationError, WatermarkError
+from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, UNVERIFIABLE, VerificationReport, WatermarkReport
+from provmark.errors import InputImageError, WatermarkError
+from provmark.io.codecs import C2PA_ONLY, sniff_c2pa_mime
 from provmark.io.images import ImageInput, LoadedImage, load_image
 from provmark.keys import Keys, load_keys, read_trust_anchor, load_watermark_key
 from provmark.metadata.exif import read_exif_disclosure
 from provmark.metadata.vocab import GENERATED_TYPES, NOT_GENERATED_TYPES, short_source_type
 from provmark.metadata.xmp import read_xmp_disclosure
 
-#: Failure code reported when C2PA data is present but cannot be parsed.
-UNREADABLE = "manifest.unreadable"
-
-
 @dataclass
 class VerifyOptions:
-    """Trust anchors (PEM texts), and optionally a watermark key and the manifest store."""
+    """Trust anchors (PEM texts), and optionally a watermark key and the manifest store.
+
+    ``fetch_remote`` lets c2pa-python fetch a manifest the file points to by URL (off by default:
+    verifying a file should not contact whoever the file names).
+    """
 
     trust_pems: list[str] = field(default_factory=list)
     watermark_key: bytes | None = None
     store: ManifestStore | None = None
+    fetch_remote: bool = False
 
 
 def build_options(
@@ -38,10 +41,11 @@ def build_options(
     keys: Keys | str | os.PathLike[str] | None = None,
     watermark_key: bytes | str | os.PathLike[str] | None = None,
     store_dir: str | os.PathLike[str] | None = None,
+    fetch_remote: bool = False,
 ) -> VerifyOptions:
     """Options from trust anchor files, a keys folder (its CA, watermark key and store), a watermark
     key (bytes or file) and a manifest store folder; the explicit ones win over the keys folder's."""
-    options = VerifyOptions(trust_pems=[read_trust_anchor(p) for p in trust_files])
+    options = VerifyOptions(trust_pems=[read_trust_anchor(p) for p in trust_files], fetch_remote=fetch_remote)
     if keys is not None:
         keys = keys if isinstance(keys, Keys) else load_keys(keys)
         options.trust_pems += keys.trust_pems
@@ -70,8 +74,9 @@ class Verifier:
         trust: Sequence[str | os.PathLike[str]] = (),
         watermark_key: bytes | str | os.PathLike[str] | None = None,
         store: str | os.PathLike[str] | None = None,
+        fetch_remote: bool = False,
     ) -> None:
-        self.options = build_options(trust, keys, watermark_key, store)
+        self.options = build_options(trust, keys, watermark_key, store, fetch_remote)
 
     def verify(self, source: ImageInput) -> VerificationReport:
         """Verify a path (a ``NAME.c2pa`` sidecar beside it counts), file bytes, or decoded pixels.
@@ -92,6 +97,7 @@ def verify(
     trust: Sequence[str | os.PathLike[str]] = (),
     watermark_key: bytes | str | os.PathLike[str] | None = None,
     store: str | os.PathLike[str] | None = None,
+    fetch_remote: bool = False,
 ) -> VerificationReport:
     """What ``image`` says about itself and whether it holds: C2PA, disclosure, watermark, verdicts.
 
@@ -103,16 +109,47 @@ def verify(
     >>> report.ai_generated, report.integrity  # doctest: +SKIP
     (True, 'intact')
     """
-    return Verifier(keys, trust=trust, watermark_key=watermark_key, store=store).verify(image)
+    return Verifier(keys, trust=trust, watermark_key=watermark_key, store=store, fetch_remote=fetch_remote).verify(image)
 
 
 def verify_file(path: str | os.PathLike[str], options: VerifyOptions | None = None) -> VerificationReport:
     """Verify one image file (a ``NAME.c2pa`` sidecar next to it is used when present)."""
     path = Path(path)
-    loaded = load_image(path)
+    options = options or VerifyOptions()
     sidecar_path = path.with_suffix(".c2pa")
     sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() and sidecar_path != path else None
-    return verify_loaded(loaded, path.read_bytes(), options or VerifyOptions(), sidecar=sidecar)
+    try:
+        loaded = load_image(path)
+    except InputImageError as exc:
+        # A file c2pa reads but provmark cannot decode (SVG, an odd TIFF): the manifest is still checked.
+        data = path.read_bytes() if path.is_file() else b""
+        mime = sniff_c2pa_mime(data)
+        if mime is None:
+            raise
+        reason = str(exc).removeprefix(f"{path}: ")
+        if mime in C2PA_ONLY:
+            reason = f"not checked: provmark has no {C2PA_ONLY[mime]} decoder (the manifest is checked)"
+        report = verify_undecoded(str(path), mime, data, options, reason, sidecar)
+        if mime not in C2PA_ONLY and (report.c2pa is None or report.c2pa.problem in (CORRUPT, UNPARSEABLE)):
+            raise  # neither pixels nor a manifest could be read: the file is broken
+        return report
+    return verify_loaded(loaded, path.read_bytes(), options, sidecar=sidecar)
+
+
+def verify_undecoded(
+    name: str, mime: str, data: bytes, options: VerifyOptions, reason: str, sidecar: bytes | None = None
+) -> VerificationReport:
+    """Verify only the manifest of a file whose pixels cannot be decoded (``reason`` says why)."""
+    manifest = read_manifest(
+        data, mime, trust_pems=options.trust_pems, manifest_store=sidecar,
+        source="sidecar" if sidecar is not None else "embedded", fetch_remote=options.fetch_remote,
+    )  # fmt: skip
+    report = VerificationReport(
+        path=name, format=C2PA_ONLY.get(mime, mime.split("/")[-1].upper()), integrity=integrity(manifest),
+        ai_generated=None, c2pa=manifest, image_error=reason,
+    )  # fmt: skip
+    report.ai_generated, report.evidence = ai_verdict(report)
+    return report
 
 
 def verify_loaded(
@@ -136,6 +173,7 @@ def verify_loaded(
         xmp=read_xmp_disclosure(loaded.xmp),
         exif=read_exif_disclosure(loaded.exif),
         watermark=watermark,
+        image_error=loaded.repaired,
     )
     report.ai_generated, report.evidence = ai_verdict(report)
     return report
@@ -144,19 +182,17 @@ def verify_loaded(
 def _embedded_manifest(
     loaded: LoadedImage, data: bytes | None, options: VerifyOptions, sidecar: bytes | None
 ) -> ManifestSummary | None:
-    mime = EMBEDDABLE.get(loaded.format)
+    mime = C2PA_MIME_TYPES.get(loaded.format)
     if mime is None or data is None:
         return None
-    try:
-        return read_manifest(
-            data,
-            mime,
-            trust_pems=options.trust_pems,
-            manifest_store=sidecar,
-            source="sidecar" if sidecar is not None else "embedded",
-        )
-    except VerificationError:
-        return ManifestSummary(state="Invalid", failures=[UNREADABLE], source="sidecar" if sidecar else "embedded")
+    return read_manifest(
+        data,
+        mime,
+        trust_pems=options.trust_pems,
+        manifest_store=sidecar,
+        source="sidecar" if sidecar is not None else "embedded",
+        fetch_remote=options.fetch_remote,
+    )
 
 
 def _watermark(
@@ -176,22 +212,28 @@ def _watermark(
     if payload and store is not None:
         store_bytes = store.get(payload)
         if store_bytes is not None:
-            try:
-                recovered = read_manifest(
-                    store_bytes, "application/c2pa", trust_pems=trust_pems, source="soft-binding"
-                )
-            except VerificationError as exc:
-                raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {exc}") from None
+            recovered = read_manifest(store_bytes, "application/c2pa", trust_pems=trust_pems, source="soft-binding")
+            if recovered is not None and not recovered.validated:
+                raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {recovered.problem_detail}")
             report.manifest_recovered = recovered is not None
     return report, recovered
 
 
 def integrity(manifest: ManifestSummary | None) -> str:
-    """intact, tampered or unsigned (a manifest recovered from the store does not sign these bytes)."""
+    """What the manifest shows about these bytes.
+
+    ``tampered``: a hash, signature or hashed-URI check of the active manifest failed;
+    ``unverifiable``: the manifest could not be validated (remote and not fetched, prerelease,
+    unknown algorithm, corrupt) or breaks a structural rule; ``intact``: its bindings hold
+    (trust, identity and ingredient problems are reported beside it); ``unsigned``: no
+    manifest, or one recovered from the store, which does not sign these bytes.
+    """
     if manifest is None or manifest.source == "soft-binding":
         return UNSIGNED
-    if any(not code.startswith(TRUST_CODE_PREFIXES) for code in manifest.failures):
+    if manifest.tampered:
         return TAMPERED
+    if not manifest.validated or any(c.ingredient is None and c.meaning == MALFORMED for c in manifest.checks):
+        return UNVERIFIABLE
     return INTACT
 
 

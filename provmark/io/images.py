@@ -18,12 +18,17 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from provmark.errors import InputImageError
+from provmark.io.codecs import (
+    C2PA_ONLY,
+    METADATA_FORMATS,
+    SUPPORTED_FORMATS,
+    repair_png,
+    sniff_c2pa_mime,
+    unsupported_format_message,
+)
 
 #: Largest image accepted, in pixels (8K UHD is 33 MP; a 16K x 16K scan is 268 MP).
 MAX_PIXELS = 120_000_000
-
-#: Formats provmark reads and writes.
-SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
 
 
 @dataclass
@@ -37,6 +42,12 @@ class LoadedImage:
     icc_profile: bytes | None = None
     xmp: bytes | None = None
     jpeg_quality: int | None = None
+    #: Frames (animation) or pages (TIFF); only the first is decoded into ``image``.
+    frames: int = 1
+    #: The source's compression (TIFF: group4, tiff_lzw, ...), kept when it is written again.
+    compression: str | None = None
+    #: What had to be repaired to decode the pixels (e.g. a PNG chunk with a bad checksum).
+    repaired: str | None = None
 
     @property
     def name(self) -> str:
@@ -66,6 +77,21 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     data = read_image_file(path) if path is not None else source
     if not data:
         raise InputImageError(f"{label}: empty file")
+    repaired = None
+    try:
+        loaded = _decode(data, label, max_pixels)
+    except InputImageError:
+        fixed = repair_png(data)
+        if fixed is None:
+            raise
+        data, repaired = fixed
+        loaded = _decode(data, label, max_pixels)
+        loaded.repaired = repaired
+    loaded.path = path
+    return loaded
+
+
+def _decode(data: bytes, label: str, max_pixels: int) -> LoadedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -74,10 +100,7 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
             if fmt == "MPO":  # multi-picture JPEG from cameras: the first frame is a JPEG
                 fmt = "JPEG"
             if fmt not in SUPPORTED_FORMATS:
-                raise InputImageError(
-                    f"{label}: unsupported image format {fmt or 'unknown'} "
-                    f"(supported: {', '.join(SUPPORTED_FORMATS)})"
-                )
+                raise InputImageError(f"{label}: {unsupported_format_message(fmt)}")
             pixels = image.width * image.height
             if pixels > max_pixels:
                 raise InputImageError(
@@ -88,13 +111,19 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     except InputImageError:
         raise
     except UnidentifiedImageError as exc:
+        kind = C2PA_ONLY.get(sniff_c2pa_mime(data) or "")
+        if kind:
+            raise InputImageError(
+                f"{label}: {kind} can carry a C2PA manifest, but no codec here decodes or writes its pixels "
+                f"(provmark verify checks its manifest; sign, mark and embed take {', '.join(SUPPORTED_FORMATS)})"
+            ) from exc
         raise InputImageError(f"{label}: not an image file (or a format provmark cannot read)") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputImageError(f"{label}: too large: refused as a possible decompression bomb") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
         raise InputImageError(f"{label}: corrupt or truncated image data ({exc})") from exc
     loaded = _from_pil(image, fmt)
-    loaded.path = path
+    loaded.frames = _frame_count(image)
     return loaded
 
 
@@ -122,16 +151,27 @@ def _from_array(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
+def _frame_count(image: Image.Image) -> int:
+    """Frames or pages of an opened file; a later page Pillow cannot parse still counts as one."""
+    try:
+        return int(getattr(image, "n_frames", 1) or 1)
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError):
+        return 2  # there is something after the first page, and flattening would drop it
+    finally:
+        image.seek(0)
+
+
 def _from_pil(image: Image.Image, fmt: str | None = None) -> LoadedImage:
     fmt = fmt or image.format or "PNG"
     if fmt == "MPO":
         fmt = "JPEG"
     info = image.info
-    exif = info.get("exif")
+    exif = info.get("exif") or (_tiff_exif(image) if fmt == "TIFF" else None)
     xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
     quality = estimate_jpeg_quality(image) if fmt == "JPEG" else None
+    compression = info.get("compression")
     return LoadedImage(
         image=image,
         format=fmt if fmt in SUPPORTED_FORMATS else "PNG",
@@ -139,6 +179,7 @@ def _from_pil(image: Image.Image, fmt: str | None = None) -> LoadedImage:
         icc_profile=info.get("icc_profile") or None,
         xmp=xmp or None,
         jpeg_quality=quality,
+        compression=compression if isinstance(compression, str) and compression != "raw" else None,
     )
 
 
@@ -149,6 +190,15 @@ _STD_LUMA = (
     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 )  # fmt: skip
+
+
+def ifd0_only(exif: bytes) -> bytes:
+    """``exif`` without its nested IFDs (EXIF, GPS), for writers that cannot nest them."""
+    block = Image.Exif()
+    block.load(exif)
+    for pointer in (0x8769, 0x8825, 0xA005):
+        block.pop(pointer, None)
+    return block.tobytes()
 
 
 def estimate_jpeg_quality(image: Image.Image) -> int | None:
@@ -168,23 +218,68 @@ def estimate_jpeg_quality(image: Image.Image) -> int | None:
     return best_q
 
 
+#: TIFF IFD0 tags that describe the pixel layout or are written by their own writers (ICC, XMP,
+#: the C2PA manifest): not metadata to carry over, since the encoder writes its own.
+_TIFF_STRUCTURE = frozenset(
+    {256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 338, 339, 347, 530, 700, 34675, 0xCD41}
+)
+
+
+def _tiff_exif(image: Image.Image) -> bytes | None:
+    """A TIFF's descriptive IFD0 tags (and its EXIF IFD) as an EXIF block, so a re-save keeps them."""
+    try:
+        exif = image.getexif()
+        for tag in _TIFF_STRUCTURE & set(exif):
+            del exif[tag]
+        return exif.tobytes() if len(exif) else None
+    except (OSError, ValueError, TypeError, KeyError, SyntaxError):
+        return None
+
+
+def check_single_frame(loaded: LoadedImage) -> None:
+    """Refuse an animation or a multi-page file before its pixels are changed: writing one frame
+    would flatten it (signing without pixel changes keeps such a file whole instead)."""
+    if loaded.frames > 1:
+        raise InputImageError(
+            f"{loaded.name}: {loaded.frames} frames (animated or multi-page {loaded.format}): writing changed pixels "
+            "would keep only the first frame, so provmark refuses it (provmark sign --no-watermark without --label "
+            "signs such a file whole)"
+        )
+
+
 def encode_like(
     image: Image.Image, original: LoadedImage, quality: int | None = None, extra_exif: bytes | None = None
 ) -> bytes:
     """Encode ``image`` in ``original``'s format, keeping its EXIF, ICC profile and XMP.
 
-    JPEG and WebP are written at ``quality``, or else at the source's estimated JPEG quality
-    (95 when unknown); PNG, TIFF and BMP stay lossless. ``extra_exif`` replaces the EXIF block.
+    JPEG, WebP, AVIF, HEIF and JPEG XL are written at ``quality``, or else at the source's
+    estimated JPEG quality (95 when unknown); PNG, TIFF and BMP stay lossless, TIFF with its
+    compression (a 1-bit Group 4 scan stays one). ``extra_exif`` replaces the EXIF block.
+    An animation or multi-page file is refused: writing one frame would flatten it.
     """
     fmt = original.format
+    check_single_frame(original)
     params: dict[str, object] = {}
     exif = extra_exif if extra_exif is not None else original.exif
-    if exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+    if exif and fmt in METADATA_FORMATS:
         params["exif"] = exif
-    if original.icc_profile and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+    if original.icc_profile and fmt in METADATA_FORMATS:
         params["icc_profile"] = original.icc_profile
-    if original.xmp and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+    if original.xmp and fmt in METADATA_FORMATS:
         params["xmp"] = original.xmp
+    if fmt == "TIFF":
+        # Compression is kept (a fax-compressed 1-bit scan written raw is ~5x the size). libtiff
+        # writes compressed TIFFs, and cannot write a nested EXIF IFD: only IFD0 tags are kept.
+        compression = original.compression or "raw"
+        if compression.startswith("group") and image.mode != "1":
+            compression = "tiff_lzw"  # fax codings are for bilevel images only
+        params["compression"] = compression
+        if exif and compression != "raw":
+            params["exif"] = ifd0_only(exif)
+    if fmt in ("AVIF", "HEIF", "JXL"):
+        params["quality"] = quality or original.jpeg_quality or 95
+    if fmt == "JXL":
+        params["use_container"] = True  # a bare JPEG XL codestream has no room for metadata or a manifest
     if fmt == "JPEG":
         params["quality"] = quality or original.jpeg_quality or 95
         params["subsampling"] = "keep" if image is original.image else 0 if params["quality"] >= 90 else 2
@@ -197,6 +292,6 @@ def encode_like(
     buf = io.BytesIO()
     try:
         image.save(buf, format=fmt, **params)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         raise InputImageError(f"{original.name}: cannot encode as {fmt}: {exc}") from exc
     return buf.getvalue()

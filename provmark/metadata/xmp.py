@@ -49,7 +49,7 @@ class XmpDisclosure:
 
 def describe(disclosure: Disclosure) -> str:
     """One sentence a person can read: what made the image and how."""
-    kind = "AI-generated" if disclosure.source_type in GENERATED_TYPES else disclosure.source_type
+    kind = "AI-generated" if disclosure.source_type_term in GENERATED_TYPES else disclosure.source_type_term
     return f"{kind} image made with {disclosure.generator}"
 
 
@@ -59,7 +59,7 @@ def build_xmp(disclosure: Disclosure, title: str | None = None) -> bytes:
     rdf = ET.SubElement(root, _q("rdf", "RDF"))
     desc = ET.SubElement(rdf, _q("rdf", "Description"), {_q("rdf", "about"): ""})
     attrs = {
-        _q("Iptc4xmpExt", "DigitalSourceType"): source_type_uri(disclosure.source_type),
+        _q("Iptc4xmpExt", "DigitalSourceType"): source_type_uri(disclosure.source_type_term),
         _q("plus", "DataMining"): PLUS_DATA_MINING[disclosure.training_mining],
         _q("xmp", "CreatorTool"): disclosure.generator,
         _q("Iptc4xmpExt", "AISystemUsed"): disclosure.generator_name,

@@ -12,7 +12,7 @@ MIN_TEXT_PX, MAX_TEXT_PX = 10, 48
 def draw_caption(image: Image.Image, text: str) -> Image.Image:
     """Return a copy of ``image`` with ``text`` in white on a dark band at the bottom left.
 
-    The image keeps its mode (RGBA alpha, grayscale and palette images are handled).
+    The image keeps its mode (RGBA alpha, grayscale, bilevel and palette images are handled).
     """
     text = " ".join(text.split())
     if not text:
@@ -40,4 +40,6 @@ def draw_caption(image: Image.Image, text: str) -> Image.Image:
         return captioned.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE)
     if mode in ("L", "LA", "RGB"):
         return captioned.convert(mode)
+    if mode == "1":  # a bilevel scan stays bilevel (threshold, no dither: crisp text)
+        return captioned.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
     return captioned.convert("RGB")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from provmark.c2pa.identity import SigningIdentity
@@ -19,11 +20,13 @@ def sign_file(
     identity: SigningIdentity,
     options: SignOptions,
     watermark: Watermarking | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Sign one file into ``out_dir`` under the same name; returns the files written.
 
     With a sidecar, ``NAME.c2pa`` is written beside the untouched copy; with a watermark
-    store, the manifest goes into the store. Nothing is left behind on failure.
+    store, the manifest goes into the store. Nothing is left behind on failure. ``warn`` is
+    told when the file's existing manifest (the new one's parent) did not validate.
     """
     source = Path(path)
     loaded = load_image(source)
@@ -32,6 +35,8 @@ def sign_file(
         raise OutputError(f"{source}: output would overwrite the input (choose another --out folder)")
     raw = read_image_file(source)
     signed = sign_loaded(loaded, raw, identity, options, title=source.name, watermark=watermark)
+    if signed.parent_problem and warn is not None:
+        warn(f"{source}: its existing manifest, now the parent ingredient, did not validate: {signed.parent_problem}")
     write_bytes_atomic(target, signed.data)
     written = [target]
     try:

@@ -13,19 +13,17 @@ from PIL import Image
 
 from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.manifest import SoftBinding, build_manifest
-from provmark.c2pa.reader import has_manifest
+from provmark.c2pa.reader import UNPARSEABLE, ManifestSummary, read_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
-from provmark.io.images import ImageInput, LoadedImage, encode_like, load_image, read_image_file
-from provmark.metadata.exif import build_exif
+from provmark.io.codecs import METADATA_FORMATS
+from provmark.io.images import ImageInput, LoadedImage, check_single_frame, encode_like, load_image, read_image_file
+from provmark.metadata.exif import build_exif, fix_undefined_types
 from provmark.metadata.jpeg import replace_jpeg_metadata
 from provmark.metadata.xmp import build_xmp, png_with_xmp
 from provmark.signing.caption import draw_caption
 from provmark.signing.options import SignOptions, Watermarking
 from provmark.watermark.codec import PAYLOAD_BYTES
 from provmark.watermark.marking import embed_watermark
-
-#: Formats whose files carry EXIF and XMP through provmark's encoder.
-METADATA_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,8 @@ class SignedImage:
     sidecar: bool = False
     had_parent: bool = False
     watermark_payload: bytes | None = None
+    #: Why the parent's manifest did not validate (None: no parent, or a valid one); also in the manifest.
+    parent_problem: str | None = None
 
 
 def sign_image(
@@ -86,17 +86,26 @@ def sign_loaded(
     the image untouched, so it is never watermarked.
     """
     mime = mime_for(loaded.format, loaded.name)
-    parent = raw if raw is not None and has_manifest(raw, mime) else None
+    previous = read_manifest(raw, mime) if raw is not None else None
+    # Only a manifest the Reader could validate can become the parent ingredient.
+    parent = raw if previous is not None and previous.validated else None
+    problem = parent_problem(previous)
+    disclosure = options.disclosure.resolved(edit=parent is not None)
+    options = dataclasses.replace(options, disclosure=disclosure)
     binding = None
-    if options.sidecar:
+    if options.sidecar or (loaded.frames > 1 and raw is not None and not options.label and watermark is None):
+        # Untouched bytes: a sidecar, or an animation / multi-page file signed whole (not flattened).
         data = raw if raw is not None else encode_like(loaded.image, loaded)
     else:
+        check_single_frame(loaded)
         image = draw_caption(loaded.image, options.label) if options.label else loaded.image
         if watermark is not None:
             binding = SoftBinding(payload=new_payload(watermark))
             image = embed_watermark(image, binding.payload, watermark.key, strength=watermark.strength)
         data = encode_with_disclosure(image, loaded, options, title, raw=raw)
-    manifest = build_manifest(options.disclosure, title, has_parent=parent is not None, soft_binding=binding)
+    manifest = build_manifest(
+        disclosure, title, has_parent=parent is not None, soft_binding=binding, parent_note=problem
+    )
     signed = sign_bytes(
         data,
         mime,
@@ -116,7 +125,22 @@ def sign_loaded(
         sidecar=options.sidecar,
         had_parent=parent is not None,
         watermark_payload=binding.payload if binding else None,
+        parent_problem=problem,
     )
+
+
+def parent_problem(previous: ManifestSummary | None) -> str | None:
+    """Why an existing manifest did not validate, in a few words (None when it did, or there is none).
+
+    Trust alone does not count: the parent is checked without trust anchors.
+    """
+    if previous is None or previous.problem == UNPARSEABLE:
+        return None
+    if not previous.validated:
+        return f"{previous.problem_detail}; signed without it as the parent ingredient"
+    if previous.state == "Invalid":
+        return f"Invalid ({', '.join(previous.failures) or 'no reason given'})"
+    return None
 
 
 def new_payload(watermark: Watermarking) -> bytes:
@@ -135,7 +159,12 @@ def encode_with_disclosure(
     if loaded.format not in METADATA_FORMATS:
         return encode_like(image, loaded)
     xmp = build_xmp(options.disclosure, title=options.disclosure.title or title)
-    exif = build_exif(loaded.exif, options.disclosure, xmp=xmp if loaded.format == "TIFF" else None)
+    tiff = loaded.format == "TIFF"
+    dpi = loaded.image.info.get("dpi")
+    exif = build_exif(
+        loaded.exif, options.disclosure, xmp=xmp if tiff else None, size=image.size,
+        jpeg=loaded.format == "JPEG", tiff=tiff, png=loaded.format == "PNG", dpi=dpi if isinstance(dpi, tuple) else None,
+    )  # fmt: skip
     if loaded.format == "JPEG" and raw is not None and image is loaded.image:
         try:
             return replace_jpeg_metadata(raw, exif, xmp)
@@ -143,4 +172,6 @@ def encode_with_disclosure(
             pass  # unusual stream structure: fall back to re-encoding
     target = dataclasses.replace(loaded, xmp=None if loaded.format == "PNG" else xmp)
     data = encode_like(image, target, extra_exif=exif)
+    if tiff:  # Pillow's TIFF writer copies the EXIF tags with its own guess of their types
+        data = fix_undefined_types(data)
     return png_with_xmp(data, xmp) if loaded.format == "PNG" else data

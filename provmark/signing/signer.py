@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from provmark.c2pa.identity import SigningIdentity
@@ -102,9 +103,12 @@ class Signer:
         """
         return self.sign_image(image, prompt=prompt, model=model, title=title, format=format).data
 
-    def sign_file(self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
-        """Sign one file into ``out_dir`` under its own name (and ``NAME.c2pa`` for a sidecar)."""
-        return sign_file(path, out_dir, self.identity, self.options, self.watermarking)
+    def sign_file(
+        self, path: str | os.PathLike[str], out_dir: str | os.PathLike[str], warn: Callable[[str], None] | None = None
+    ) -> list[Path]:
+        """Sign one file into ``out_dir`` under its own name (and ``NAME.c2pa`` for a sidecar);
+        ``warn`` is told when the file's existing manifest (the new one's parent) did not validate."""
+        return sign_file(path, out_dir, self.identity, self.options, self.watermarking, warn=warn)
 
     def _options(self, prompt: str | None, model: str | None) -> SignOptions:
         changes = {k: v for k, v in (("prompt", prompt), ("generator", model)) if v is not None}

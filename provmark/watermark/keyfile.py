@@ -33,8 +33,11 @@ def read_watermark_key(path: str | os.PathLike[str]) -> bytes:
         text = p.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise KeyMaterialError(f"{p}: no such watermark key file (create one with 'provmark keys init')") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyMaterialError(f"{p}: cannot read watermark key: {exc}") from exc
+    except UnicodeDecodeError:
+        # The message must not quote the file's bytes: they may be key material.
+        raise KeyMaterialError(f"{p}: not a watermark key (binary data; expected {2 * KEY_BYTES} hex digits)") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"{p}: cannot read watermark key: {exc.strerror or exc}") from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
