@@ -17,7 +17,7 @@ the old manifest as parent ingredient): a re-sign must not rate itself tampered.
 
 Prints a table and writes benchmarks/results/conformance.json.
 
-    .venv/bin/python benchmarks/conformance.py [--fixtures DIR] [--trust PEM]
+    .venv/bin/python -m benchmarks.conformance [--fixtures DIR] [--trust PEM]
 """
 
 from __future__ import annotations
