@@ -118,3 +118,23 @@ def test_svg_gets_its_manifest_checked_and_one_line_for_pixels(tmp_path: Path) -
     signing = CliRunner().invoke(main, ["sign", "--no-watermark", str(svg), "--out", str(tmp_path / "o"), "--keys", str(keys.dir)])
     assert signing.exit_code == 1 and "Traceback" not in signing.output
     assert "SVG can carry a C2PA manifest, but no codec here" in signing.stderr
+
+
+def test_odd_modes_keep_their_mode_or_are_refused_clearly(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
+    base = Image.open(photo_paths[1]).convert("RGB").resize((96, 64))
+    src = tmp_path / "src"
+    src.mkdir()
+    for mode in ("1", "L", "LA", "P", "PA", "RGBA", "CMYK", "YCbCr", "LAB", "I;16", "I", "F"):
+        image = base.convert("P").convert("PA") if mode == "PA" else base.convert(mode)
+        image.save(src / f"{mode.replace(';', '_')}.tif")
+    inputs = sorted(src.iterdir())
+    result = CliRunner().invoke(main, ["sign", "--no-watermark", "--label", "AI", *map(str, inputs), "--out", str(tmp_path / "o"),
+                                       "--keys", str(keys.dir)])  # fmt: skip
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    refused = {line.split(": ", 1)[0] for line in result.stderr.splitlines() if line.startswith("  ")}
+    assert {Path(p.strip()).stem for p in refused} == {"I_16", "I", "F"}  # more than 8 bits: refused, not reduced
+    assert all("8 bits" in line for line in result.stderr.splitlines() if line.startswith("  "))
+    for path in inputs:
+        out = tmp_path / "o" / path.name
+        if out.exists():
+            assert Image.open(out).mode == Image.open(path).mode, path.name

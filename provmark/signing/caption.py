@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw, ImageFont
 
+from provmark.errors import SigningError
+
 #: Caption text height as a fraction of the image's shorter side, and its bounds in pixels.
 TEXT_FRACTION = 0.03
 MIN_TEXT_PX, MAX_TEXT_PX = 10, 48
@@ -12,12 +14,18 @@ MIN_TEXT_PX, MAX_TEXT_PX = 10, 48
 def draw_caption(image: Image.Image, text: str) -> Image.Image:
     """Return a copy of ``image`` with ``text`` in white on a dark band at the bottom left.
 
-    The image keeps its mode (RGBA alpha, grayscale, bilevel and palette images are handled).
+    The image keeps its mode (alpha, grayscale, bilevel, palette, CMYK...); images of more than
+    8 bits per sample are refused (:class:`SigningError`) rather than reduced.
     """
     text = " ".join(text.split())
     if not text:
         return image.copy()
     mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        raise SigningError(
+            f"a caption on a {mode} image (more than 8 bits per sample) would cut it to 8 bits: "
+            "convert it to 8 bits first, or sign it without --label"
+        )
     work = image.convert("RGBA")
     size = int(min(max(min(work.size) * TEXT_FRACTION, MIN_TEXT_PX), MAX_TEXT_PX))
     font = ImageFont.load_default(size=size)
@@ -42,4 +50,7 @@ def draw_caption(image: Image.Image, text: str) -> Image.Image:
         return captioned.convert(mode)
     if mode == "1":  # a bilevel scan stays bilevel (threshold, no dither: crisp text)
         return captioned.convert("L").point(lambda v: 255 if v >= 128 else 0).convert("1", dither=Image.Dither.NONE)
-    return captioned.convert("RGB")
+    try:  # CMYK, YCbCr, LAB, PA, ...: back to the image's own mode
+        return captioned.convert(mode)
+    except ValueError:
+        return captioned.convert("RGB")
