@@ -42,6 +42,7 @@ def test_sign_verify_and_watermark_round_trip(keys: KeyPaths, photo_paths: list[
     assert reader_state(signed, mime, keys.ca) == "Trusted"
     report = verify_file(signed, VerifyOptions(trust_pems=[keys.ca.read_text()], watermark_key=load_watermark_key(keys.watermark_key)))
     assert report.verified and report.format == fmt and report.ai_generated is True
+    assert report.xmp is not None and report.xmp.digital_source_type is not None  # the XMP disclosure is read back
     assert report.watermark is not None and report.watermark.detected and report.watermark.matches_manifest
 
 

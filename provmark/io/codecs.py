@@ -118,3 +118,23 @@ def repair_png(data: bytes) -> tuple[bytes, str] | None:
     if not dropped:
         return None
     return b"".join(out) + data[pos:], f"dropped PNG chunk(s) with a bad checksum: {', '.join(dropped)}"
+
+
+def jxl_xmp(data: bytes) -> bytes | None:
+    """The XMP packet of a JPEG XL container (its ``xml `` box), which the JXL plugin does not read."""
+    if not data.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n"):
+        return None
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I", data[pos : pos + 4])[0], data[pos + 4 : pos + 8]
+        header = 8
+        if size == 1 and pos + 16 <= len(data):  # 64-bit size
+            size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
+        elif size == 0:  # to the end of the file
+            size = len(data) - pos
+        if size < header:
+            return None
+        if kind == b"xml ":
+            return data[pos + header : pos + size] or None
+        pos += size
+    return None

@@ -22,6 +22,7 @@ from provmark.io.codecs import (
     C2PA_ONLY,
     METADATA_FORMATS,
     SUPPORTED_FORMATS,
+    jxl_xmp,
     repair_png,
     sniff_c2pa_mime,
     unsupported_format_message,
@@ -124,6 +125,8 @@ def _decode(data: bytes, label: str, max_pixels: int) -> LoadedImage:
         raise InputImageError(f"{label}: corrupt or truncated image data ({exc})") from exc
     loaded = _from_pil(image, fmt)
     loaded.frames = _frame_count(image)
+    if fmt == "JXL" and loaded.xmp is None:
+        loaded.xmp = jxl_xmp(data)
     return loaded
 
 
