@@ -207,3 +207,23 @@ def test_png_with_a_corrupt_manifest_chunk_keeps_its_pixels_checked(keys: KeyPat
     assert report.watermark is not None and report.watermark.detected  # the pixels were checked
     assert report.ai_generated is True
     assert report.image_error is not None and "caBX" in report.image_error
+
+
+def test_manifest_store_without_its_active_manifest_is_one_clear_line(keys: KeyPaths, photo_paths: list[Path], tmp_path: Path) -> None:
+    """A flipped byte in an assertion's CBOR leaves c2pa-python's manifest store without its
+    active manifest: its Python API raises KeyError, provmark reports it and goes on."""
+    data = sign_image(photo_paths[0].read_bytes(), load_keys(keys.dir).identity(), SignOptions()).data
+    at = data.find(b"gentries")  # inside the cawg.training-mining assertion's CBOR
+    corrupt = bytearray(data)
+    corrupt[at + 3] ^= 0xFF
+    path = tmp_path / "corrupt.jpg"
+    path.write_bytes(bytes(corrupt))
+    with pytest.raises(KeyError):
+        with c2pa.Reader("image/jpeg", io.BytesIO(bytes(corrupt))) as reader:
+            reader.get_active_manifest()
+    result = CliRunner().invoke(main, ["verify", "--json", str(path), str(photo_paths[1])])
+    assert "Traceback" not in result.output and result.exit_code == 3
+    first, second = json_lines(result.stdout)
+    assert first["c2pa"]["problem"] == "corrupt" and first["integrity"] != "intact" and not first["verified"]
+    assert first["ai_generated"] is True  # the disclosure metadata still counts
+    assert second["path"] == str(photo_paths[1])
