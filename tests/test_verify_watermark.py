@@ -63,6 +63,7 @@ def test_stripped_copy_recovers_manifest_from_store(keys: KeyPaths, signed: Path
     assert report["c2pa"]["source"] == "soft-binding" and report["c2pa"]["state"] == "Trusted"
     assert report["c2pa"]["soft_bindings"][0]["value"] == report["watermark"]["payload"]
     assert report["integrity"] == "unsigned" and report["ai_generated"] is True
+    assert report["watermark"]["content"] == "match" and report["watermark"]["content_distance"] == 0
 
     original = CliRunner().invoke(main, ["verify", str(signed), "--keys", str(keys.dir), "--json"])
     assert original.exit_code == 0, original.output
@@ -98,3 +99,64 @@ def test_image_too_small_for_a_watermark_still_verifies(keys: KeyPaths, tmp_path
     report = json.loads(result.stdout)
     assert report["verified"] is True
     assert report["watermark"]["detected"] is False and "too small" in report["watermark"]["error"]
+
+
+def _forged_copy(signed: Path, original: Path, other: Path, target: Path) -> None:
+    """The watermark residual of ``signed`` (signed minus original pixels) added onto another photo."""
+    import numpy as np
+
+    marked = np.asarray(Image.open(signed).convert("RGB"), dtype=np.float32)
+    clean = np.asarray(Image.open(original).convert("RGB"), dtype=np.float32)
+    host = Image.open(other).convert("RGB").resize((marked.shape[1], marked.shape[0]), Image.Resampling.LANCZOS)
+    forged = np.clip(np.asarray(host, dtype=np.float32) + (marked - clean), 0, 255).round().astype(np.uint8)
+    Image.fromarray(forged).save(target)
+
+
+def test_content_bound_soft_binding(keys: KeyPaths, signed: Path, photo_paths: list[Path], tmp_path: Path) -> None:
+    """Copies of the signed pixels match; a copied watermark and old store entries do not."""
+    image = Image.open(signed).convert("RGB")
+    w, h = image.size
+    copies = {
+        "jpeg75.jpg": image,
+        "crop80.png": image.crop((w // 10, h // 10, w - w // 10, h - h // 10)),
+        "half.png": image.resize((w // 2, h // 2), Image.Resampling.LANCZOS),
+    }
+    for name, copy in copies.items():
+        copy.save(tmp_path / name, quality=75)
+        report = _verify_json(keys, tmp_path / name)
+        assert report["watermark"]["manifest_recovered"] is True, name
+        assert report["watermark"]["content"] == "match" and report["watermark"]["content_distance"] <= 6, name
+        assert report["ai_generated"] is True, name
+        assert any(line.startswith("content matches the signed image") for line in report["evidence"])
+
+    recovered = 0
+    for host in photo_paths[1:]:
+        forged = tmp_path / f"forged-{host.stem}.png"
+        _forged_copy(signed, photo_paths[0], host, forged)
+        report = _verify_json(keys, forged)
+        assert report["ai_generated"] is not True, host.name  # never from a copied watermark
+        if report["watermark"]["manifest_recovered"]:
+            recovered += 1
+            assert report["watermark"]["content"] == "differs" and report["watermark"]["content_distance"] > 6
+            assert any("possible copied watermark" in line for line in report["evidence"])
+    assert recovered >= 1  # the residual copy does carry the mark onto some photo: the check is exercised
+
+    stripped = tmp_path / "stripped.png"
+    image.save(stripped)
+    payload = _verify_json(keys, stripped)["watermark"]["payload"]
+    entry = ManifestStore.beside_keys(keys.dir).root / f"{payload}.json"
+    saved = entry.read_bytes()
+    entry.unlink()  # as written before fingerprints existed
+    try:
+        report = _verify_json(keys, stripped)
+    finally:
+        entry.write_bytes(saved)
+    assert report["watermark"]["manifest_recovered"] is True and report["watermark"]["content"] == "unchecked"
+    assert report["ai_generated"] == "unknown"
+    assert any(line.startswith("content unchecked") for line in report["evidence"])
+
+
+def _verify_json(keys: KeyPaths, path: Path) -> dict:
+    result = CliRunner().invoke(main, ["verify", str(path), "--keys", str(keys.dir), "--json"])
+    assert result.exit_code in (0, 3), result.output
+    return json.loads(result.stdout.splitlines()[0])

@@ -11,6 +11,8 @@ from provmark.metadata.exif import ExifDisclosure
 from provmark.metadata.xmp import XmpDisclosure
 
 INTACT, TAMPERED, UNVERIFIABLE, UNSIGNED = "intact", "tampered", "unverifiable", "unsigned"
+#: Whether an image still shows what was signed, for a manifest recovered through the watermark.
+CONTENT_MATCH, CONTENT_DIFFERS, CONTENT_UNCHECKED = "match", "differs", "unchecked"
 
 
 @dataclass
@@ -25,6 +27,13 @@ class WatermarkReport:
     matches_manifest: bool | None = None
     #: Why the image could not be checked for a watermark (e.g. too small), if it could not.
     error: str | None = None
+    #: For a manifest recovered from the store: match, differs (possible copied watermark) or
+    #: unchecked (the store entry has no fingerprint); None when nothing was recovered.
+    content: str | None = None
+    #: Hamming distance (of 64 bits) between the image and the signed pixels' fingerprint, and the
+    #: largest distance that still counts as a match.
+    content_distance: int | None = None
+    content_threshold: int | None = None
 
 
 @dataclass

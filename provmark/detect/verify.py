@@ -13,8 +13,18 @@ from provmark.c2pa.reader import CORRUPT, UNPARSEABLE, ManifestSummary, read_man
 from provmark.c2pa.signer import C2PA_MIME_TYPES
 from provmark.c2pa.status import MALFORMED
 from provmark.c2pa.store import ManifestStore
-from provmark.detect.report import INTACT, TAMPERED, UNSIGNED, UNVERIFIABLE, VerificationReport, WatermarkReport
-from provmark.errors import InputImageError, WatermarkError
+from provmark.detect.report import (
+    CONTENT_DIFFERS,
+    CONTENT_MATCH,
+    CONTENT_UNCHECKED,
+    INTACT,
+    TAMPERED,
+    UNSIGNED,
+    UNVERIFIABLE,
+    VerificationReport,
+    WatermarkReport,
+)
+from provmark.errors import InputImageError, VerificationError, WatermarkError
 from provmark.io.codecs import C2PA_ONLY, sniff_c2pa_mime
 from provmark.io.images import ImageInput, LoadedImage, load_image
 from provmark.keys import Keys, load_keys, read_trust_anchor, load_watermark_key
@@ -216,7 +226,22 @@ def _watermark(
             if recovered is not None and not recovered.validated:
                 raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {recovered.problem_detail}")
             report.manifest_recovered = recovered is not None
+            check_content(report, store, payload, loaded)
     return report, recovered
+
+
+def check_content(report: WatermarkReport, store: ManifestStore, payload: bytes, loaded: LoadedImage) -> None:
+    """Compare the image with the fingerprint of the signed pixels kept in the store."""
+    try:
+        fingerprint = store.fingerprint(payload)
+    except VerificationError:
+        fingerprint = None
+    if fingerprint is None:
+        report.content = CONTENT_UNCHECKED
+        return
+    check = fingerprint.compare(loaded.image)
+    report.content = CONTENT_MATCH if check.matches else CONTENT_DIFFERS
+    report.content_distance, report.content_threshold = check.distance, check.threshold
 
 
 def integrity(manifest: ManifestSummary | None) -> str:
@@ -240,12 +265,19 @@ def integrity(manifest: ManifestSummary | None) -> str:
 def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
     """Decide ``ai_generated`` and list the evidence.
 
-    A claim of generation counts from any source (nobody forges one to their disadvantage);
-    a claim of no generation counts only from an intact C2PA manifest. Otherwise: unknown.
+    A claim of generation counts from any source (nobody forges one to their disadvantage),
+    except a manifest recovered through the watermark whose content check did not match (a
+    watermark can be copied onto another picture); a claim of no generation counts only from
+    an intact C2PA manifest. Otherwise: unknown.
     """
     evidence: list[str] = []
     generated = not_generated = False
     manifest = report.c2pa
+    mark = report.watermark
+    if manifest is not None and manifest.source == "soft-binding" and mark is not None and mark.content:
+        evidence.append(content_evidence(mark))
+        if mark.content != CONTENT_MATCH:
+            manifest = None  # its claims are about another picture, or cannot be tied to this one
     if manifest is not None and manifest.source_type_term:
         term = manifest.source_type_term
         where = (
@@ -265,7 +297,6 @@ def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
         term = short_source_type(comment.split("DigitalSourceType=", 1)[1].split(";", 1)[0].strip())
         evidence.append(f"EXIF UserComment DigitalSourceType {term}")
         generated |= term in GENERATED_TYPES
-    mark = report.watermark
     if mark is not None and mark.detected:
         evidence.append(f"provmark watermark detected, payload {mark.payload} (p={mark.p_value:.1e})")
         if mark.matches_manifest is not None:
@@ -276,3 +307,22 @@ def ai_verdict(report: VerificationReport) -> tuple[bool | None, list[str]]:
     if not_generated:
         return False, evidence
     return None, evidence or ["no C2PA manifest, no disclosure metadata"]
+
+
+def content_evidence(mark: WatermarkReport) -> str:
+    """One line on whether the image still shows what was signed."""
+    if mark.content == CONTENT_MATCH:
+        return (
+            f"content matches the signed image (fingerprint distance {mark.content_distance} of 64 bits, "
+            f"at most {mark.content_threshold})"
+        )
+    if mark.content == CONTENT_DIFFERS:
+        return (
+            "watermark found, but the content differs from the signed image: possible copied watermark "
+            f"(fingerprint distance {mark.content_distance} of 64 bits, more than {mark.content_threshold}); "
+            "the recovered manifest's claims are not applied to this image"
+        )
+    return (
+        "content unchecked: the store entry has no fingerprint of the signed image, so the recovered "
+        "manifest's claims are not applied to this image"
+    )

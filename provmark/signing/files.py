@@ -44,7 +44,7 @@ def sign_file(
             written.append(target.with_suffix(".c2pa"))
             write_bytes_atomic(written[-1], signed.manifest_store)
         if watermark is not None and watermark.store is not None and signed.watermark_payload:
-            watermark.store.put(signed.watermark_payload, signed.manifest_store)
+            watermark.store.put(signed.watermark_payload, signed.manifest_store, signed.fingerprint)
     except OutputError:
         for path_written in written:
             path_written.unlink(missing_ok=True)

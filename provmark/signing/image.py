@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from provmark.c2pa.fingerprint import Fingerprint
 from provmark.c2pa.identity import SigningIdentity
 from provmark.c2pa.manifest import SoftBinding, build_manifest
 from provmark.c2pa.reader import UNPARSEABLE, ManifestSummary, read_manifest
@@ -39,6 +40,8 @@ class SignedImage:
     watermark_payload: bytes | None = None
     #: Why the parent's manifest did not validate (None: no parent, or a valid one); also in the manifest.
     parent_problem: str | None = None
+    #: Fingerprint of the signed pixels, kept with the manifest in the store (watermarked images only).
+    fingerprint: Fingerprint | None = None
 
 
 def sign_image(
@@ -66,7 +69,7 @@ def sign_image(
         loaded.format = format.upper().replace("JPG", "JPEG")
     signed = sign_loaded(loaded, raw, identity, options, title=title, watermark=watermark)
     if watermark is not None and watermark.store is not None and signed.watermark_payload:
-        watermark.store.put(signed.watermark_payload, signed.manifest_store)
+        watermark.store.put(signed.watermark_payload, signed.manifest_store, signed.fingerprint)
     return signed
 
 
@@ -95,6 +98,9 @@ def sign_loaded(
     binding = None
     if options.sidecar or (loaded.frames > 1 and raw is not None and not options.label and watermark is None):
         # Untouched bytes: a sidecar, or an animation / multi-page file signed whole (not flattened).
+    parent = raw if raw is not None and has_manifest(raw, mime) else None
+    binding = fingerprint = None
+    if options.sidecar:
         data = raw if raw is not None else encode_like(loaded.image, loaded)
     else:
         check_single_frame(loaded)
@@ -102,6 +108,7 @@ def sign_loaded(
         if watermark is not None:
             binding = SoftBinding(payload=new_payload(watermark))
             image = embed_watermark(image, binding.payload, watermark.key, strength=watermark.strength)
+            fingerprint = Fingerprint.of(image)
         data = encode_with_disclosure(image, loaded, options, title, raw=raw)
     manifest = build_manifest(
         disclosure, title, has_parent=parent is not None, soft_binding=binding, parent_note=problem
@@ -126,6 +133,7 @@ def sign_loaded(
         had_parent=parent is not None,
         watermark_payload=binding.payload if binding else None,
         parent_problem=problem,
+        fingerprint=fingerprint,
     )
 
 
