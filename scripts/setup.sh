@@ -12,11 +12,19 @@ if ! command -v exiftool >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libimage-exiftool-perl >/dev/null
 fi
 
+# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (Debian) for the browser tests" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install -qq --disable-pip-version-check -c constraints.txt)
 
-"${PIP[@]}" -e ".[test]"
+"${PIP[@]}" -e ".[test,serve]"
 if [ "${1:-}" = "--bench" ]; then
   # invisible-watermark pins an unconstrained torch and opencv-python: install it without deps.
   "${PIP[@]}" opencv-python-headless PyWavelets onnxruntime onnx

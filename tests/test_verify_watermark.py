@@ -21,6 +21,8 @@ from provmark.c2pa.store import ManifestStore
 from provmark.cli.main import main
 from provmark.keys import KeyPaths, init_keys
 
+from forgery import forged_copy
+
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
@@ -101,17 +103,6 @@ def test_image_too_small_for_a_watermark_still_verifies(keys: KeyPaths, tmp_path
     assert report["watermark"]["detected"] is False and "too small" in report["watermark"]["error"]
 
 
-def _forged_copy(signed: Path, original: Path, other: Path, target: Path) -> None:
-    """The watermark residual of ``signed`` (signed minus original pixels) added onto another photo."""
-    import numpy as np
-
-    marked = np.asarray(Image.open(signed).convert("RGB"), dtype=np.float32)
-    clean = np.asarray(Image.open(original).convert("RGB"), dtype=np.float32)
-    host = Image.open(other).convert("RGB").resize((marked.shape[1], marked.shape[0]), Image.Resampling.LANCZOS)
-    forged = np.clip(np.asarray(host, dtype=np.float32) + (marked - clean), 0, 255).round().astype(np.uint8)
-    Image.fromarray(forged).save(target)
-
-
 def test_content_bound_soft_binding(keys: KeyPaths, signed: Path, photo_paths: list[Path], tmp_path: Path) -> None:
     """Copies of the signed pixels match; a copied watermark and old store entries do not."""
     image = Image.open(signed).convert("RGB")
@@ -132,7 +123,7 @@ def test_content_bound_soft_binding(keys: KeyPaths, signed: Path, photo_paths: l
     recovered = 0
     for host in photo_paths[1:]:
         forged = tmp_path / f"forged-{host.stem}.png"
-        _forged_copy(signed, photo_paths[0], host, forged)
+        forged.write_bytes(forged_copy(signed, photo_paths[0], host))
         report = _verify_json(keys, forged)
         assert report["ai_generated"] is not True, host.name  # never from a copied watermark
         if report["watermark"]["manifest_recovered"]:

@@ -23,6 +23,7 @@ COMMANDS = {
     "mark": ("provmark.cli.mark:mark", "Mark a whole catalog folder with concept codes."),
     "attribute": ("provmark.cli.attribute:attribute", "Attribute images to registered concepts."),
     "audit": ("provmark.cli.audit:audit", "Audit a model from its samples: which concepts did it learn?"),
+    "serve": ("provmark.cli.serve:serve", "Serve the verification page, /verify, soft-binding resolution, /sign."),
 }
 
 

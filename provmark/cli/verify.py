@@ -55,7 +55,9 @@ def _print_table(reports: list[provmark.VerificationReport], watermark: bool) ->
             c2pa = f"{c2pa} ({m.problem})"
         row = [r.path, c2pa, r.integrity, r.ai_label, (m and m.source_type_term) or "-", (m and m.signer) or "-"]
         if watermark:
-            row.append(r.watermark.payload if r.watermark and r.watermark.detected else "none")
+            mark = r.watermark
+            cell = mark.payload if mark and mark.detected else "none"
+            row.append(f"{cell} (content {mark.content})" if mark and mark.content else cell)
         rows.append(row)
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -1,0 +1,150 @@
+"""The web application: page, ``/verify``, ``/sign``, ``/healthz`` and the resolution API.
+
+Errors are JSON ``{"error": {"code", "message"}}``; logs carry method, route, status and time,
+never client addresses, query strings, uploads, tokens or key material.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from provmark import __version__
+from provmark.errors import ProvmarkError
+from provmark.serve.engine import Engine
+from provmark.serve.errors import ApiError, from_provmark
+from provmark.serve.limits import Gate, Limits, read_body
+from provmark.serve.resolution import router as resolution_router
+from provmark.serve.verdict import headline
+
+log = logging.getLogger("provmark.serve")
+
+#: Upload names echoed in reports: a plain file name, nothing else.
+_NAME = re.compile(r"[^\w.\- ()]+")
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass
+class Service:
+    """What the routes share: the engine, the limits, the worker gate, the signing token."""
+
+    engine: Engine
+    limits: Limits
+    gate: Gate
+    sign_token: str | None
+    page: str
+
+
+def create_app(engine: Engine, limits: Limits | None = None, sign_token: str | None = None) -> FastAPI:
+    """The ASGI app. ``sign_token`` enables ``POST /sign`` for requests bearing it."""
+    limits = limits or Limits()
+    gate = Gate(limits)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        gate.close()
+
+    app = FastAPI(title="provmark", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
+    page = resources.files("provmark.serve").joinpath("page.html").read_text(encoding="utf-8")
+    app.state.service = Service(engine, limits, gate, sign_token or None, page)
+    app.include_router(resolution_router)
+    _add_errors_and_logs(app, engine)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(request.app.state.service.page, headers=PAGE_HEADERS)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        service: Service = request.app.state.service
+        return JSONResponse({"status": "ok", "version": __version__, "signing": service.sign_token is not None})
+
+    @app.post("/verify")
+    async def verify(request: Request) -> JSONResponse:
+        """The report of ``provmark verify --json`` for the uploaded file (``?name=`` sets its name)."""
+        return JSONResponse(await _report(request))
+
+    @app.post("/api/check")
+    async def check(request: Request) -> JSONResponse:
+        """The page's call: the plain verdict and the report."""
+        report = await _report(request)
+        return JSONResponse({"headline": headline(report), "report": report})
+
+    @app.post("/sign")
+    async def sign(request: Request) -> Response:
+        """Signed bytes of the uploaded image (``?prompt=&model=&title=``); needs the bearer token."""
+        service: Service = request.app.state.service
+        _authorize(request, service)
+        data = await read_body(request, service.limits.max_upload_bytes)
+        q = request.query_params
+        fields = {k: q[k] for k in ("prompt", "model", "title") if q.get(k)}
+        if q.get("source_type"):
+            fields["source_type"] = q["source_type"]
+        signed, mime, payload = await service.gate.run(
+            lambda: service.engine.sign(data, service.limits.max_pixels, **fields)
+        )
+        headers = {"X-Provmark-Manifest-Id": payload} if payload else {}
+        return Response(signed, media_type=mime, headers=headers)
+
+
+async def _report(request: Request) -> dict[str, Any]:
+    service: Service = request.app.state.service
+    name = _NAME.sub("_", request.query_params.get("name", "upload").rsplit("/", 1)[-1])[:120] or "upload"
+    data = await read_body(request, service.limits.max_upload_bytes)
+    report = await service.gate.run(lambda: service.engine.verify(data, name, service.limits.max_pixels))
+    return report.to_dict()
+
+
+def _authorize(request: Request, service: Service) -> None:
+    if service.sign_token is None:
+        raise ApiError(403, "signing_off", "signing is off on this server (start it with PROVMARK_SIGN_TOKEN set)")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), service.sign_token.encode()):
+        raise ApiError(401, "unauthorized", "POST /sign needs 'Authorization: Bearer <token>'")
+
+
+def _add_errors_and_logs(app: FastAPI, engine: Engine) -> None:
+    hidden = sorted({str(engine.keys_dir), str(engine.keys_dir.resolve())}, key=len, reverse=True)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(ProvmarkError)
+    async def library_error(request: Request, exc: ProvmarkError) -> JSONResponse:
+        error = from_provmark(exc)
+        for text in hidden:
+            error.message = error.message.replace(text, "KEYS")
+        return error.response()
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - last resort: never a traceback to the client
+            log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+            response = ApiError(500, "internal", "internal error; the request was not processed").response()
+        log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code, 1000 * (time.perf_counter() - start))
+        return response
