@@ -85,7 +85,7 @@ class Service:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """``provmark serve`` started as its own process (real uvicorn) with small limits for the tests."""
     pytest.importorskip("fastapi", reason="the [serve] extra is not installed")
-    from provmark.c2pa import init_keys
+    from provmark.keys import init_keys
 
     root = tmp_path_factory.mktemp("service")
     keys = init_keys(root / "keys", org="Service Test Org").dir

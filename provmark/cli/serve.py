@@ -36,7 +36,7 @@ def serve(keys_dir: Path, host: str, port: int, workers: int | None, queue: int,
     except ImportError as exc:
         fail(f"provmark serve needs the [serve] extra (pip install 'provmark[serve]'): {exc}")
     if not keys_dir.exists():
-        from provmark.c2pa.pki import init_keys
+        from provmark.keys import init_keys
 
         init_keys(keys_dir, org="provmark service")
         click.echo(f"created keys in {keys_dir} (CA, signer, watermark key; manifests/ is the store)", err=True)

@@ -97,10 +97,7 @@ def _add_routes(app: FastAPI) -> None:
         service: Service = request.app.state.service
         _authorize(request, service)
         data = await read_body(request, service.limits.max_upload_bytes)
-        q = request.query_params
-        fields = {k: q[k] for k in ("prompt", "model", "title") if q.get(k)}
-        if q.get("source_type"):
-            fields["source_type"] = q["source_type"]
+        fields = {k: v for k in ("prompt", "model", "title") if (v := request.query_params.get(k))}
         signed, mime, payload = await service.gate.run(
             lambda: service.engine.sign(data, service.limits.max_pixels, **fields)
         )

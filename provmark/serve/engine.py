@@ -11,16 +11,22 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from PIL import Image
 
 from provmark.c2pa.fingerprint import HASH_BITS
 from provmark.c2pa.manifest import SOFT_BINDING_ALG
 from provmark.c2pa.store import ManifestStore
 from provmark.detect.report import VerificationReport
+from provmark.detect.verify import Verifier, verify_loaded
 from provmark.errors import KeyMaterialError
 from provmark.io.images import load_image
+from provmark.keys import load_keys
+from provmark.signing.signer import Signer
+from provmark.watermark.codec import PAYLOAD_BYTES
+from provmark.watermark.marking import decode_watermark
 
-#: Manifest ids are the 8-byte watermark payloads, in hex.
+#: Manifest ids are the watermark payloads, in hex.
 MANIFEST_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -35,35 +41,31 @@ class Match:
 class Engine:
     """Verification (and optionally signing) with one keys folder and its manifest store.
 
+    Built on the front door: a :class:`~provmark.Verifier` and, for signing, a :class:`~provmark.Signer`.
+
     >>> engine = Engine("keys")  # doctest: +SKIP
-    >>> engine.verify(open("photo.jpg", "rb").read(), "photo.jpg").ai_generated  # doctest: +SKIP
+    >>> engine.verify(open("photo.jpg", "rb").read(), "photo.jpg", 40_000_000).ai_generated  # doctest: +SKIP
     """
 
     def __init__(self, keys_dir: str | os.PathLike[str], *, password: str | None = None, signing: bool = False) -> None:
-        from provmark.detect.verify import build_options
-
+        keys = load_keys(keys_dir)
+        if keys.watermark_key is None:
+            raise KeyMaterialError(f"{keys_dir}: no watermark.key: the service needs a keys folder from 'provmark keys init'")
         self.keys_dir = Path(keys_dir)
-        self.options = build_options(keys_dir=self.keys_dir)
-        if self.options.watermark_key is None or self.options.store is None:
-            raise KeyMaterialError(f"{self.keys_dir}: no watermark.key: the service needs a keys folder from 'provmark keys init'")
-        self.store: ManifestStore = self.options.store
-        self.signer = _Signer(self.keys_dir, password) if signing else None
+        self.watermark_key: bytes = keys.watermark_key
+        self.store: ManifestStore = keys.store
+        self.verifier = Verifier(keys)
+        self.signer = Signer(keys, password=password) if signing else None
 
     def warm_up(self) -> None:
         """Load the watermark model now rather than in the first request."""
-        from PIL import Image
-
-        from provmark.watermark import decode_watermark
-
-        decode_watermark(Image.new("RGB", (256, 256), (128, 128, 128)), self.options.watermark_key or b"")
+        decode_watermark(Image.new("RGB", (256, 256), (128, 128, 128)), self.watermark_key)
 
     def verify(self, data: bytes, name: str, max_pixels: int) -> VerificationReport:
         """Verify uploaded file bytes, as ``provmark verify`` verifies a file called ``name``."""
-        from provmark.detect.verify import verify_loaded
-
         loaded = load_image(data, max_pixels=max_pixels)
         loaded.path = Path(name)
-        return verify_loaded(loaded, data, self.options)
+        return verify_loaded(loaded, data, self.verifier.options)
 
     def matches_by_binding(self, alg: str, value: str) -> list[Match]:
         """Manifests whose soft binding is ``value`` (base64 of the watermark payload)."""
@@ -72,10 +74,8 @@ class Engine:
 
     def matches_by_content(self, data: bytes, max_pixels: int) -> list[Match]:
         """Manifests found through the watermark read from an uploaded image."""
-        from provmark.watermark import decode_watermark
-
         loaded = load_image(data, max_pixels=max_pixels)
-        result = decode_watermark(loaded.image, self.options.watermark_key or b"")
+        result = decode_watermark(loaded.image, self.watermark_key)
         if not result.detected or result.payload is None or self.store.get(result.payload) is None:
             return []
         fingerprint = self.store.fingerprint(result.payload)
@@ -87,15 +87,17 @@ class Engine:
     def manifest(self, manifest_id: str) -> bytes | None:
         """The manifest store (application/c2pa) kept under ``manifest_id``."""
         if not MANIFEST_ID.match(manifest_id):
-            raise ValueError(f"manifest ids are {2 * 8} lowercase hex digits")
+            raise ValueError(f"manifest ids are {2 * PAYLOAD_BYTES} lowercase hex digits")
         return self.store.get(bytes.fromhex(manifest_id))
 
-    def sign(self, data: bytes, max_pixels: int, **disclosure: Any) -> tuple[bytes, str, str | None]:
-        """Signed file bytes, their MIME type and the watermark payload (hex)."""
+    def sign(self, data: bytes, max_pixels: int, *, prompt: str | None = None, model: str | None = None,
+             title: str | None = None) -> tuple[bytes, str, str | None]:  # fmt: skip
+        """Signed file bytes, their MIME type and the watermark payload (hex) = manifest id."""
         if self.signer is None:
             raise KeyMaterialError("signing is off")
         load_image(data, max_pixels=max_pixels)  # the same limits as verify, before any work
-        return self.signer.sign(data, **disclosure)
+        signed = self.signer.sign_image(data, prompt=prompt, model=model, title=title or "image")
+        return signed.data, signed.mime, signed.watermark_payload.hex() if signed.watermark_payload else None
 
 
 def decode_binding(alg: str, value: str) -> bytes:
@@ -106,28 +108,6 @@ def decode_binding(alg: str, value: str) -> bytes:
         payload = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("value is not base64") from None
-    if len(payload) != 8:
-        raise ValueError(f"a {SOFT_BINDING_ALG} value is 8 bytes, got {len(payload)}")
+    if len(payload) != PAYLOAD_BYTES:
+        raise ValueError(f"a {SOFT_BINDING_ALG} value is {PAYLOAD_BYTES} bytes, got {len(payload)}")
     return payload
-
-
-class _Signer:
-    """Signing identity, watermark key and store, loaded once."""
-
-    def __init__(self, keys_dir: Path, password: str | None) -> None:
-        from provmark.c2pa.files import watermarking_from_files
-        from provmark.c2pa.identity import identity_from_keys_dir
-
-        self.identity = identity_from_keys_dir(keys_dir, password)
-        self.watermark = watermarking_from_files(keys_dir)
-
-    def sign(self, data: bytes, *, prompt: str | None = None, model: str | None = None, title: str | None = None,
-             source_type: str = "trainedAlgorithmicMedia") -> tuple[bytes, str, str | None]:  # fmt: skip
-        from provmark.c2pa.options import Disclosure, SignOptions
-        from provmark.c2pa.pipeline import sign_image
-
-        fields = {"generator": model} if model else {}
-        disclosure = Disclosure(**fields, prompt=prompt, title=title, source_type=source_type)
-        signed = sign_image(data, self.identity, SignOptions(disclosure), title=title or "image", watermark=self.watermark)
-        payload = signed.watermark_payload.hex() if signed.watermark_payload else None
-        return signed.data, signed.mime, payload
