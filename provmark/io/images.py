@@ -7,6 +7,7 @@ marked copy can be written in the same format with the same metadata.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -209,16 +210,20 @@ def estimate_jpeg_quality(image: Image.Image) -> int | None:
     tables = getattr(image, "quantization", None)
     if not tables or 0 not in tables:
         return None
-    luma = list(tables[0])
-    best_q, best_err = None, float("inf")
-    for q in range(1, 101):
-        scale = 5000 / q if q < 50 else 200 - 2 * q
-        expected = [min(max((v * scale + 50) // 100, 1), 255) for v in _STD_LUMA]
-        # Tables are stored in zig-zag order by some encoders: compare sorted values.
-        err = sum(abs(a - b) for a, b in zip(sorted(luma), sorted(expected)))
-        if err < best_err:
-            best_q, best_err = q, err
-    return best_q
+    # Tables are stored in zig-zag order by some encoders: compare sorted values.
+    luma = np.sort(np.asarray(list(tables[0]), dtype=np.float64))
+    if luma.size != len(_STD_LUMA):
+        return None
+    errors = np.abs(_sorted_ijg_tables() - luma).sum(axis=1)
+    return int(np.argmin(errors)) + 1  # the lowest quality among equally close ones
+
+
+@functools.lru_cache(maxsize=1)
+def _sorted_ijg_tables() -> np.ndarray:
+    """Row q-1: the sorted luminance table IJG writes at quality q."""
+    q = np.arange(1, 101, dtype=np.float64)[:, None]
+    scale = np.where(q < 50, 5000 / q, 200 - 2 * q)
+    return np.sort(np.clip(np.floor((np.asarray(_STD_LUMA, dtype=np.float64) * scale + 50) / 100), 1, 255), axis=1)
 
 
 #: TIFF IFD0 tags that describe the pixel layout or are written by their own writers (ICC, XMP,
