@@ -130,6 +130,9 @@ class Samples:
     manifest_id: str
     stripped: bytes
     forged: bytes
+    #: Whether the copied residual still carries a readable watermark (it does with today's model;
+    #: a keyed watermark that resists copying would make the forged copy show no provenance at all).
+    forged_carries_mark: bool
     unmarked: bytes
 
 
@@ -144,12 +147,11 @@ def samples(service: Service, photo_paths: list[Path]) -> Samples:
     assert status == 200, signed
     stripped = io.BytesIO()
     Image.open(io.BytesIO(signed)).convert("RGB").save(stripped, format="PNG")
-    forged = None
-    for host in photo_paths[1:]:  # a copy the watermark survives on (the content check is what must catch it)
+    forged, carries = forged_copy(signed, photo_paths[0], photo_paths[1]), False
+    for host in photo_paths[1:]:  # prefer a copy the watermark survives on: the content check must catch it
         candidate = forged_copy(signed, photo_paths[0], host)
         status, _, body = service.request("POST", "/verify", candidate)
         if status == 200 and json.loads(body)["watermark"]["manifest_recovered"]:
-            forged = candidate
+            forged, carries = candidate, True
             break
-    assert forged is not None, "the copied residual carried the watermark onto none of the photos"
-    return Samples(signed, headers["x-provmark-manifest-id"], stripped.getvalue(), forged, photo_paths[1].read_bytes())
+    return Samples(signed, headers["x-provmark-manifest-id"], stripped.getvalue(), forged, carries, photo_paths[1].read_bytes())

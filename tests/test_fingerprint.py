@@ -91,3 +91,23 @@ def test_store_keeps_fingerprint_beside_manifest(photos: list[Image.Image], tmp_
     (tmp_path / "manifests" / f"{payload.hex()}.json").write_text("{not json")
     with pytest.raises(Exception, match="fingerprint"):
         store.fingerprint(payload)
+
+
+def test_recovered_manifest_counts_only_when_the_content_matches() -> None:
+    from provmark.c2pa.reader import ManifestSummary
+    from provmark.detect.report import VerificationReport, WatermarkReport
+    from provmark.detect.verify import ai_verdict
+
+    manifest = ManifestSummary(
+        state="Trusted", source="soft-binding", digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+    )
+    verdicts = {}
+    for content, distance in (("match", 2), ("differs", 24), ("unchecked", None)):
+        mark = WatermarkReport(detected=True, payload="00" * 8, p_value=1e-12, manifest_recovered=True, content=content,
+                               content_distance=distance, content_threshold=MATCH_DISTANCE)  # fmt: skip
+        report = VerificationReport(path="x", format="PNG", integrity="unsigned", ai_generated=None, c2pa=manifest, watermark=mark)
+        verdicts[content] = ai_verdict(report)
+    assert verdicts["match"][0] is True and verdicts["match"][1][0].startswith("content matches the signed image")
+    assert verdicts["differs"][0] is None
+    assert verdicts["differs"][1][0].startswith("watermark found, but the content differs from the signed image: possible copied watermark")
+    assert verdicts["unchecked"][0] is None and verdicts["unchecked"][1][0].startswith("content unchecked")

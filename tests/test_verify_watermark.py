@@ -132,7 +132,10 @@ def test_content_bound_soft_binding(keys: KeyPaths, signed: Path, photo_paths: l
             recovered += 1
             assert report["watermark"]["content"] == "differs" and report["watermark"]["content_distance"] > 6
             assert any("possible copied watermark" in line for line in report["evidence"])
-    assert recovered >= 1  # the residual copy does carry the mark onto some photo: the check is exercised
+    # With today's watermark the copied residual carries the mark onto some photo, so the content
+    # check is what stops the forgery. (A watermark that resists copying would make this 0: then
+    # drop this line; test_fingerprint.py checks the verdict logic on its own.)
+    assert recovered >= 1
 
     stripped = tmp_path / "stripped.png"
     image.save(stripped)
