@@ -65,7 +65,7 @@ def test_page_check_gives_plain_verdicts(service, samples) -> None:
 def test_stripped_copy_resolves_to_its_manifest(service, samples) -> None:
     status, found = _json(service.request("POST", f"/matches/byContent?alg={SOFT_BINDING_ALG}", samples.stripped))
     assert status == 200 and [m["manifestId"] for m in found["matches"]] == [samples.manifest_id]
-    assert found["matches"][0]["similarityScore"] == 100 and found["matches"][0]["endpoint"] == service.url
+    assert found["matches"][0]["similarityScore"] >= 90 and found["matches"][0]["endpoint"] == service.url  # 100 - 100 * distance / 64
 
     value = base64.b64encode(bytes.fromhex(samples.manifest_id)).decode()
     status, by_get = _json(service.request("GET", f"/matches/byBinding?alg={SOFT_BINDING_ALG}&value={value.replace('+', '%2B')}"))
@@ -88,6 +88,8 @@ def test_stripped_copy_resolves_to_its_manifest(service, samples) -> None:
     assert status == 400 and "unsupported soft-binding algorithm" in error["error"]["message"]
     assert _json(service.request("GET", "/manifests/0000000000000000"))[0] == 404
     assert _json(service.request("GET", "/manifests/..%2F..%2Fca"))[0] in (400, 404)
+    assert _json(service.request("GET", "/no/such/route"))[1]["error"]["code"] == "not_found"
+    assert _json(service.request("GET", "/verify"))[1]["error"]["code"] == "method_not_allowed"
     status, algs = _json(service.request("GET", "/services/supportedAlgorithms"))
     assert algs["watermarks"] == [{"alg": SOFT_BINDING_ALG}]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provmark import __version__
 from provmark.errors import ProvmarkError
@@ -127,6 +128,11 @@ def _add_errors_and_logs(app: FastAPI, engine: Engine) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}").response()
 
     @app.exception_handler(ProvmarkError)
     async def library_error(request: Request, exc: ProvmarkError) -> JSONResponse:
