@@ -5,8 +5,9 @@ worker threads), signs one 1024 px photo through POST /sign, then for each kind 
 (``signed``: embedded manifest; ``stripped``: metadata removed, manifest found through the
 watermark and the content checked; ``unmarked``: a plain photo) sends ``--requests`` requests
 from ``--clients`` concurrent clients (one keep-alive connection each). Reports errors, p50,
-p95 and max latency and throughput, with the machine's load average, as a table and as
-benchmarks/results/service_load.json.
+p95 and max latency and throughput, with the machine's load average, and the server's CPU time
+per request with the latency it implies on an otherwise idle machine (Little's law: clients x
+CPU per request / cores), as a table and as benchmarks/results/service_load.json.
 
     .venv/bin/python benchmarks/service_load.py [--photos DIR] [--requests 200] [--clients 16] [--workers 2]
 """
@@ -71,8 +72,15 @@ def start_server(keys: Path, port: int, workers: int, token: str, log: Path) -> 
     raise SystemExit(f"server did not start: {log.read_text()}")
 
 
-def load(port: int, body: bytes, requests: int, clients: int) -> dict[str, float]:
-    """``requests`` POST /verify from ``clients`` threads; latency percentiles in ms, errors, rate."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(port: int, body: bytes, requests: int, clients: int, pid: int) -> dict[str, float]:
+    """``requests`` POST /verify from ``clients`` threads: latency percentiles in ms, errors, rate,
+    and the server's CPU time per request (what an idle machine's throughput follows from)."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -100,17 +108,22 @@ def load(port: int, body: bytes, requests: int, clients: int) -> dict[str, float
         conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    cpu_before = cpu_seconds(pid)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / requests
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [float("nan")] * 99
     return {
         "requests": requests, "clients": clients, "errors": len(errors), "error_samples": errors[:3],
         "p50_ms": cuts[49], "p95_ms": cuts[94], "max_ms": max(latencies, default=float("nan")),
         "mean_ms": statistics.fmean(latencies) if latencies else float("nan"), "per_s": len(latencies) / wall,
+        "server_cpu_ms_per_request": cpu_ms,
+        # Little's law on an idle machine: clients / (cores / CPU per request)
+        "idle_estimate_ms": clients * cpu_ms / (os.cpu_count() or 1),
     }  # fmt: skip
 
 
@@ -141,16 +154,17 @@ def main() -> None:
             for body in bodies.values():  # warm the path once per kind
                 call(conn, "POST", "/verify", body, {})
             load_before = os.getloadavg()
-            rows = {kind: load(port, body, args.requests, args.clients) for kind, body in bodies.items()}
+            rows = {kind: load(port, body, args.requests, args.clients, server.pid) for kind, body in bodies.items()}
             load_after = os.getloadavg()
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"POST /verify, 1024 px JPEG, {args.requests} requests from {args.clients} clients, {args.workers} workers, "
           f"{os.cpu_count()} cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")  # fmt: skip
-    print(f"{'upload':<10}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}")
+    print(f"{'upload':<10}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}{'CPU ms/req':>12}{'idle est. ms':>14}")
     for kind, r in rows.items():
-        print(f"{kind:<10}{r['errors']:>7}{r['p50_ms']:>9.0f}{r['p95_ms']:>9.0f}{r['max_ms']:>9.0f}{r['per_s']:>8.1f}")
+        print(f"{kind:<10}{r['errors']:>7}{r['p50_ms']:>9.0f}{r['p95_ms']:>9.0f}{r['max_ms']:>9.0f}{r['per_s']:>8.1f}"
+              f"{r['server_cpu_ms_per_request']:>12.0f}{r['idle_estimate_ms']:>14.0f}")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "load_before": load_before, "load_after": load_after},
