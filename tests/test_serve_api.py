@@ -176,3 +176,25 @@ def test_gate_bounds_concurrency_queue_and_time() -> None:
     assert isinstance(results[4], ApiError) and results[4].status == 503
     assert isinstance(results[5], ApiError) and results[5].status == 504
     assert peak[0] == 2
+
+
+def test_slow_uploads_time_out() -> None:
+    from starlette.requests import Request
+
+    from provmark.serve.errors import ApiError
+    from provmark.serve.limits import Limits, read_body
+
+    async def trickle() -> dict:
+        await asyncio.sleep(0.1)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    async def scenario() -> ApiError:
+        request = Request({"type": "http", "method": "POST", "headers": []}, trickle)
+        try:
+            await read_body(request, Limits(timeout_s=0.5))
+        except ApiError as exc:
+            return exc
+        raise AssertionError("a body that never ends was accepted")
+
+    error = asyncio.run(scenario())
+    assert error.status == 408 and error.code == "upload_timeout"

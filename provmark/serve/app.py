@@ -97,7 +97,7 @@ def _add_routes(app: FastAPI) -> None:
         """Signed bytes of the uploaded image (``?prompt=&model=&title=``); needs the bearer token."""
         service: Service = request.app.state.service
         _authorize(request, service)
-        data = await read_body(request, service.limits.max_upload_bytes)
+        data = await read_body(request, service.limits)
         fields = {k: v for k in ("prompt", "model", "title") if (v := request.query_params.get(k))}
         signed, mime, payload = await service.gate.run(
             lambda: service.engine.sign(data, service.limits.max_pixels, **fields)
@@ -109,7 +109,7 @@ def _add_routes(app: FastAPI) -> None:
 async def _report(request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
     name = _NAME.sub("_", request.query_params.get("name", "upload").rsplit("/", 1)[-1])[:120] or "upload"
-    data = await read_body(request, service.limits.max_upload_bytes)
+    data = await read_body(request, service.limits)
     report = await service.gate.run(lambda: service.engine.verify(data, name, service.limits.max_pixels))
     return report.to_dict()
 

@@ -27,17 +27,23 @@ class Limits:
     queue: int = 64
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 past ``limit`` bytes (checked while reading)."""
+async def read_body(request: Request, limits: Limits) -> bytes:
+    """The request body, refused with 413 past the upload limit (checked while reading) and with
+    408 when it does not arrive within the request timeout (slow senders hold no worker)."""
+    limit = limits.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "upload_too_large", f"upload is {int(declared)} bytes; the limit is {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "upload_too_large", f"upload is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(limits.timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "upload_too_large", f"upload is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, "upload_timeout", f"the upload did not arrive within {limits.timeout_s:g} s") from None
     body = b"".join(chunks)
     if not body:
         raise ApiError(400, "empty_upload", "send the image file as the request body")

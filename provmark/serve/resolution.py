@@ -90,7 +90,7 @@ async def by_content(request: Request) -> JSONResponse:
     if alg != SOFT_BINDING_ALG:
         raise ApiError(400, "bad_request", f"unsupported soft-binding algorithm {alg!r} (supported: {SOFT_BINDING_ALG})")
     max_results = _max_results(request.query_params.get("maxResults"))
-    data = await read_body(request, service.limits.max_upload_bytes)
+    data = await read_body(request, service.limits)
     matches = await service.gate.run(lambda: service.engine.matches_by_content(data, service.limits.max_pixels))
     return _answer(request, matches, max_results)
 
