@@ -6,7 +6,8 @@ taken, then compared with:
 - legitimate copies of the same picture: metadata stripped (PNG re-save), JPEG 75, JPEG 50,
   resized to 0.5 and 0.25, centre crops keeping 80% of each side and 80% of the area, an
   off-centre crop (top-left 70% of the area), a full-width band keeping 60% of the height,
-  a mirrored copy, and a chain (crop 80% area, resize 0.5, JPEG 75);
+  a mirrored copy, a 10% white border, a 5 degree rotation (not searched for: shows the
+  limit), and a chain (crop 80% area, resize 0.5, JPEG 75);
 - other photos (what a copied watermark lands on): each photo against ``--others`` different ones.
 
 Prints a table (percentiles of the minimum Hamming distance, of 64 bits) and writes
@@ -71,6 +72,8 @@ COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "crop70area_topleft": lambda im: crop(im, 0.7**0.5, 0.7**0.5, 0, 0),
     "band60height": lambda im: crop(im, 1.0, 0.6, 0.5, 0.3),
     "mirror": ImageOps.mirror,
+    "border10": lambda im: ImageOps.expand(im, border=round(0.1 * im.width), fill=(255, 255, 255)),
+    "rotate5": lambda im: im.rotate(5, resample=Image.Resampling.BICUBIC),
     "chain": lambda im: jpeg(resize(crop(im, 0.8**0.5, 0.8**0.5), 0.5), 75),
 }
 

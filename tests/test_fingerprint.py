@@ -32,6 +32,8 @@ COPIES = {
     "crop70area_offcentre": lambda im: _crop(im, 0.84, 0.84, 0.0, 0.0),
     "band": lambda im: _crop(im, 1.0, 0.6, 0.5, 0.3),
     "mirror": ImageOps.mirror,
+    "white_border": lambda im: ImageOps.expand(im, border=im.width // 10, fill=(255, 255, 255)),
+    "pad_to_square": lambda im: ImageOps.pad(im, (max(im.size), max(im.size)), color=(0, 0, 0)),
     "gray_png": lambda im: im.convert("L"),
 }
 

@@ -51,6 +51,9 @@ REFINED = 3
 REFINE_STEPS = (0.04, 0.02, 0.01)  # fractions of the frame
 #: DCT rows and columns that hold the hash frequencies.
 LOW_ROWS = 12
+#: A border line is flat (gray-level standard deviation) and at the border's level (difference of means).
+BORDER_STD = 2.0
+BORDER_LEVEL = 4.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Fingerprint:
     @classmethod
     def of(cls, image: Image.Image) -> Fingerprint:
         """The fingerprint of ``image`` (any mode; alpha is composited on white)."""
-        return cls(_thumbnail(image).tobytes(), image.width, image.height)
+        return cls(_thumbnail(_gray(image)).tobytes(), image.width, image.height)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored beside the manifest)."""
@@ -102,12 +105,14 @@ class Fingerprint:
     def distance(self, image: Image.Image) -> int:
         """Smallest Hamming distance between ``image``'s hash and a window of the signed frame.
 
-        A coarse grid of windows (:data:`SCALES` x :data:`POSITIONS`, plain and mirrored) is
-        refined around its best few by hill climbing on the correlation of the DCT coefficients.
+        Flat bands along the image's edges (a frame or padding added to a copy) are cut off
+        first. A coarse grid of windows (:data:`SCALES` x :data:`POSITIONS`, plain and mirrored)
+        is refined around its best few by hill climbing on the correlation of the DCT coefficients.
         """
         stored = np.frombuffer(self.thumbnail, dtype=np.uint8).reshape(THUMB_SIDE, THUMB_SIDE).astype(np.float64)
-        ratio = (image.width / max(image.height, 1)) / (self.width / self.height)
-        search = _Search(np.asarray(_thumbnail(image), dtype=np.float64), (stored, stored[:, ::-1]), _frame(ratio))
+        gray = _without_borders(_gray(image))
+        ratio = (gray.width / max(gray.height, 1)) / (self.width / self.height)
+        search = _Search(np.asarray(_thumbnail(gray), dtype=np.float64), (stored, stored[:, ::-1]), _frame(ratio))
         starts = [(search.score(thumb, window), thumb, window) for thumb in (0, 1) for window in _grid(search.frame)]
         starts.sort(key=lambda item: -item[0])
         for score, thumb, window in starts[:REFINED]:
@@ -216,13 +221,37 @@ def _resampler(start: float, stop: float) -> np.ndarray:
     return overlap / np.maximum(overlap.sum(axis=1, keepdims=True), 1e-12)
 
 
-def _thumbnail(image: Image.Image) -> Image.Image:
+def _gray(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(base, rgba)
-    gray = image.convert("L") if image.mode != "L" else image
+    return image.convert("L") if image.mode != "L" else image
+
+
+def _thumbnail(gray: Image.Image) -> Image.Image:
     return gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX, reducing_gap=2.0)
+
+
+def _without_borders(gray: Image.Image) -> Image.Image:
+    """``gray`` without flat bands along its edges, unless that would leave under 40% of a side."""
+    small = gray.reduce(max(1, max(gray.size) // 256))
+    pixels = np.asarray(small, dtype=np.float64)
+    top, bottom = _flat_lines(pixels), _flat_lines(pixels[::-1])
+    left, right = _flat_lines(pixels.T), _flat_lines(pixels.T[::-1])
+    h, w = pixels.shape
+    if not top + bottom + left + right or h - top - bottom < 0.4 * h or w - left - right < 0.4 * w:
+        return gray
+    sx, sy = gray.width / w, gray.height / h
+    return gray.crop((round(left * sx), round(top * sy), round(gray.width - right * sx), round(gray.height - bottom * sy)))
+
+
+def _flat_lines(lines: np.ndarray) -> int:
+    """How many leading rows of ``lines`` are flat and at the level of the first (a frame or padding),
+    plus the row where the frame blends into the picture."""
+    flat = (lines.std(axis=1) <= BORDER_STD) & (np.abs(lines.mean(axis=1) - lines[0].mean()) <= BORDER_LEVEL)
+    run = len(flat) if flat.all() else int(np.argmin(flat))
+    return run + 1 if run else 0
 
 
 @lru_cache(maxsize=1)
