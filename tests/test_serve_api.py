@@ -88,6 +88,10 @@ def test_stripped_copy_resolves_to_its_manifest(service, samples) -> None:
     assert status == 400 and "unsupported soft-binding algorithm" in error["error"]["message"]
     assert _json(service.request("GET", "/manifests/0000000000000000"))[0] == 404
     assert _json(service.request("GET", "/manifests/..%2F..%2Fca"))[0] in (400, 404)
+    status, headers, preview = service.request("GET", f"/manifests/{samples.manifest_id}/thumbnail")
+    assert status == 200 and headers["content-type"] == "image/png"  # signed without a C2PA thumbnail: the fingerprint's
+    assert Image.open(io.BytesIO(preview)).size[0] == 256
+    assert _json(service.request("GET", "/manifests/0000000000000000/thumbnail"))[0] == 404
     assert _json(service.request("GET", "/no/such/route"))[1]["error"]["code"] == "not_found"
     assert _json(service.request("GET", "/verify"))[1]["error"]["code"] == "method_not_allowed"
     status, algs = _json(service.request("GET", "/services/supportedAlgorithms"))
@@ -198,3 +202,16 @@ def test_slow_uploads_time_out() -> None:
 
     error = asyncio.run(scenario())
     assert error.status == 408 and error.code == "upload_timeout"
+
+
+def test_manifest_thumbnail_comes_from_the_manifest_when_it_has_one(tmp_path: Path, photo_paths: list[Path]) -> None:
+    import provmark
+    from provmark.c2pa.reader import manifest_thumbnail
+    from provmark.keys import init_keys
+
+    init_keys(tmp_path / "keys")
+    signed = provmark.Signer(tmp_path / "keys", thumbnail=True, watermark=False).sign_image(photo_paths[3].read_bytes())
+    data, mime = manifest_thumbnail(signed.manifest_store)
+    assert mime == "image/jpeg" and Image.open(io.BytesIO(data)).format == "JPEG"
+    plain = provmark.Signer(tmp_path / "keys", watermark=False).sign_image(photo_paths[3].read_bytes())
+    assert manifest_thumbnail(plain.manifest_store) is None

@@ -60,6 +60,11 @@ def test_page_shows_the_verdict_for_each_kind_of_image(service, samples, tmp_pat
                 if detail is not None:
                     assert detail in page.locator("#sections").inner_text(), name
                     assert page.locator("#preview").evaluate("img => img.complete && img.naturalWidth > 0")
+                if kind in ("ai", "copied"):  # a manifest was found: the page shows what was signed beside the upload
+                    page.wait_for_selector("#signed-fig:not([hidden])", timeout=30_000)
+                    assert page.locator("#signed").evaluate("img => img.naturalWidth") == 256
+                else:
+                    assert page.locator("#signed-fig").get_attribute("hidden") is not None
                 _save_small(page.screenshot(), shots / f"page-{Path(name).stem}.png")
             assert not failed, failed  # no request left the page unanswered (and none went elsewhere)
         finally:

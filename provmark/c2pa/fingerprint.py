@@ -126,6 +126,11 @@ class Fingerprint:
                             score, window, improved = value, move, True
         return search.best
 
+    def preview(self, width: int = 256) -> Image.Image:
+        """The stored thumbnail at the signed aspect ratio: a coarse gray view of what was signed."""
+        height = max(1, round(width * self.height / self.width))
+        return Image.frombytes("L", (THUMB_SIDE, THUMB_SIDE), self.thumbnail).resize((width, height), Image.Resampling.BICUBIC)
+
     def compare(self, image: Image.Image, threshold: int = MATCH_DISTANCE) -> ContentCheck:
         """Whether ``image`` still shows the signed content, with the distance."""
         d = self.distance(image)

@@ -271,3 +271,17 @@ def _payload_hex(value: object) -> str:
         return base64.b64decode(str(value), validate=True).hex()
     except (binascii.Error, ValueError):
         return str(value)
+
+
+def manifest_thumbnail(manifest_store: bytes) -> tuple[bytes, str] | None:
+    """The active manifest's thumbnail (bytes, MIME type) from a manifest store, if it has one."""
+    try:
+        with c2pa.Reader("application/c2pa", io.BytesIO(manifest_store)) as reader:
+            thumbnail = (reader.get_active_manifest() or {}).get("thumbnail") or {}
+            if not thumbnail.get("identifier"):
+                return None
+            out = io.BytesIO()
+            reader.resource_to_stream(thumbnail["identifier"], out)
+    except c2pa.C2paError:
+        return None
+    return out.getvalue(), str(thumbnail.get("format") or "image/jpeg")

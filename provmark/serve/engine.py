@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from PIL import Image
 
 from provmark.c2pa.fingerprint import HASH_BITS
 from provmark.c2pa.manifest import SOFT_BINDING_ALG
+from provmark.c2pa.reader import manifest_thumbnail
 from provmark.c2pa.store import ManifestStore
 from provmark.detect.report import VerificationReport
 from provmark.detect.verify import Verifier, verify_loaded
@@ -89,6 +91,22 @@ class Engine:
         if not MANIFEST_ID.match(manifest_id):
             raise ValueError(f"manifest ids are {2 * PAYLOAD_BYTES} lowercase hex digits")
         return self.store.get(bytes.fromhex(manifest_id))
+
+    def thumbnail(self, manifest_id: str) -> tuple[bytes, str] | None:
+        """What was signed under ``manifest_id``: the manifest's thumbnail, else a gray preview
+        of the content fingerprint (PNG), else None."""
+        store = self.manifest(manifest_id)
+        if store is None:
+            return None
+        found = manifest_thumbnail(store)
+        if found is not None:
+            return found
+        fingerprint = self.store.fingerprint(bytes.fromhex(manifest_id))
+        if fingerprint is None:
+            return None
+        buf = io.BytesIO()
+        fingerprint.preview().save(buf, format="PNG")
+        return buf.getvalue(), "image/png"
 
     def sign(self, data: bytes, max_pixels: int, *, prompt: str | None = None, model: str | None = None,
              title: str | None = None) -> tuple[bytes, str, str | None]:  # fmt: skip

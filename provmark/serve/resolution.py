@@ -9,7 +9,8 @@ Routes and shapes follow the C2PA "Soft Binding Resolution API" (OpenAPI 3.0, ve
 - both answer ``{"matches": [{"manifestId": ..., "endpoint": ..., "similarityScore": ...}]}``
   (``similarityScore``, 0-100, from the content fingerprint, only where one is stored);
 - ``GET /manifests/{manifestId}``: the manifest store, ``application/c2pa``;
-- ``GET /services/supportedAlgorithms``: ``{"watermarks": [{"alg": ...}], "fingerprints": []}``.
+- ``GET /services/supportedAlgorithms``: ``{"watermarks": [{"alg": ...}], "fingerprints": []}``;
+- ``GET /manifests/{manifestId}/thumbnail`` (a provmark extension): what was signed.
 
 Manifest ids are the watermark payloads in hex.
 """
@@ -106,6 +107,19 @@ async def manifest(request: Request, manifest_id: str) -> Response:
     if data is None:
         raise ApiError(404, "not_found", f"no manifest {manifest_id} in this store")
     return Response(data, media_type="application/c2pa")
+
+
+@router.get("/manifests/{manifest_id}/thumbnail")
+async def thumbnail(request: Request, manifest_id: str) -> Response:
+    """provmark extension: what was signed (the manifest's thumbnail, else the fingerprint's gray preview)."""
+    service = _state(request)
+    try:
+        found = await service.gate.run(lambda: service.engine.thumbnail(manifest_id))
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    if found is None:
+        raise ApiError(404, "not_found", f"no thumbnail for manifest {manifest_id} in this store")
+    return Response(found[0], media_type=found[1])
 
 
 @router.get("/services/supportedAlgorithms")
