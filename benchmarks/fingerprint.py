@@ -74,6 +74,7 @@ COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {
     "mirror": ImageOps.mirror,
     "border10": lambda im: ImageOps.expand(im, border=round(0.1 * im.width), fill=(255, 255, 255)),
     "rotate5": lambda im: im.rotate(5, resample=Image.Resampling.BICUBIC),
+    "rotate10": lambda im: im.rotate(-10, resample=Image.Resampling.BICUBIC),
     "chain": lambda im: jpeg(resize(crop(im, 0.8**0.5, 0.8**0.5), 0.5), 75),
 }
 

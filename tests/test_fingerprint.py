@@ -33,6 +33,7 @@ COPIES = {
     "band": lambda im: _crop(im, 1.0, 0.6, 0.5, 0.3),
     "mirror": ImageOps.mirror,
     "white_border": lambda im: ImageOps.expand(im, border=im.width // 10, fill=(255, 255, 255)),
+    "rotated8": lambda im: im.rotate(8, resample=Image.Resampling.BICUBIC),
     "pad_to_square": lambda im: ImageOps.pad(im, (max(im.size), max(im.size)), color=(0, 0, 0)),
     "gray_png": lambda im: im.convert("L"),
 }
