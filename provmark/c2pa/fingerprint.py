@@ -9,8 +9,9 @@ view, each above or below their median) against the hashes of windows of the sto
 thumbnail, of the query's aspect ratio, plain and mirrored: a coarse grid (the whole frame,
 and crops of 0.9, 0.8 and 0.7 per side at 9 positions) whose best few are refined by hill
 climbing on the correlation of the coefficients (down to 0.68 per side, 46% of the area);
-without a match, again with the image turned back by up to 12 degrees. The smallest Hamming distance seen is reported; :data:`MATCH_DISTANCE` separates legitimate copies
-(JPEG, resizing, crops, borders, small rotations, metadata stripped) from other photos, as
+without a match, again with the image turned back by up to 12 degrees. The smallest Hamming
+distance seen is reported; :data:`MATCH_DISTANCE` separates legitimate copies (JPEG,
+resizing, crops, borders, small rotations, metadata stripped) from other photos, as
 measured by ``benchmarks/fingerprint.py``. numpy and Pillow only: 5-10 ms per comparison,
 several times that for a non-match.
 

@@ -95,12 +95,9 @@ def sign_loaded(
     problem = parent_problem(previous)
     disclosure = options.disclosure.resolved(edit=parent is not None)
     options = dataclasses.replace(options, disclosure=disclosure)
-    binding = None
+    binding = fingerprint = None
     if options.sidecar or (loaded.frames > 1 and raw is not None and not options.label and watermark is None):
         # Untouched bytes: a sidecar, or an animation / multi-page file signed whole (not flattened).
-    parent = raw if raw is not None and has_manifest(raw, mime) else None
-    binding = fingerprint = None
-    if options.sidecar:
         data = raw if raw is not None else encode_like(loaded.image, loaded)
     else:
         check_single_frame(loaded)
