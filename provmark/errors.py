@@ -35,3 +35,7 @@ class ModelError(ProvmarkError):
 
 class RegistryError(ProvmarkError):
     """A concept registry is missing, corrupt, or asked for an unknown concept."""
+
+
+class ClusterError(ProvmarkError):
+    """A Ray cluster could not be used (Ray not installed, cluster unreachable)."""

@@ -24,7 +24,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install -qq --disable-pip-version-check -c constraints.txt)
 
-"${PIP[@]}" -e ".[test,serve]"
+"${PIP[@]}" -e ".[test,serve,ray]"
 if [ "${1:-}" = "--bench" ]; then
   # invisible-watermark pins an unconstrained torch and opencv-python: install it without deps.
   "${PIP[@]}" opencv-python-headless PyWavelets onnxruntime onnx

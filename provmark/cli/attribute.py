@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 import provmark
-from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
+from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors, ray_option
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import is_image_name, walk_catalog
 from provmark.errors import ProvmarkError
@@ -57,14 +57,21 @@ def _row(report: provmark.AttributionReport) -> str:
     metavar="N",
     help=f"Concept channel cells per side the copies were marked with (default {DEFAULT_GRID}).",
 )
+@ray_option
 @one_line_errors
 def attribute(
-    inputs: tuple[Path, ...], registry_path: Path, as_json: bool, channel: bool, channel_grid: int | None
+    inputs: tuple[Path, ...],
+    registry_path: Path,
+    as_json: bool,
+    channel: bool,
+    channel_grid: int | None,
+    ray_address: str | None,
 ) -> None:
     """Attribute images (or folders of images) IN... to the registry's concepts.
 
     Each concept found is given with its region, confidence (share of code bits read right)
     and p-value (chance of a false attribution, at most 1e-6 with or without --channel).
+    With --ray the files are read on a Ray cluster (the same paths on every node).
     Exit 0 if every input carries a concept, 3 if some carries none, 1 if some could not be read.
     """
     if channel_grid is not None and not channel:
@@ -75,11 +82,19 @@ def attribute(
     with provmark.Registry.open(registry_path) as reg:
         if not as_json:
             click.echo("path  concepts (region, confidence, p-value)")
-        for path in expand_inputs(inputs):
+        reports: Iterator[provmark.AttributionReport]
+        if ray_address is None:
+            reports = (_attribute(path, reg, grid) for path in expand_inputs(inputs))
+        else:
+            from provmark.cluster import RegistryView, attribute_batch, map_ordered
+
+            shared = (RegistryView.of(reg), reg.codebook(), grid)
+            failed = lambda path, reason: provmark.AttributionReport(str(path), error=reason)  # noqa: E731
+            reports = (r for _, r in map_ordered(attribute_batch, expand_inputs(inputs), shared, ray_address, failed))
+        for report in reports:
             failures.total += 1
-            report = _attribute(path, reg, grid)
             if report.error is not None:
-                failures.record(str(path), report.error)
+                failures.record(report.path, report.error)
             unattributed += report.error is None and not report.concepts
             if as_json:
                 echo_json(report.to_json())

@@ -74,3 +74,16 @@ class FailureLog:
 def echo_json(obj: dict[str, Any]) -> None:
     """Print one JSON object on one line."""
     click.echo(json.dumps(obj, sort_keys=False, default=str))
+
+
+#: ``--ray [ADDRESS]``: run a batch command on a Ray cluster (a bare ``--ray`` gives "").
+ray_option = click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run on a Ray cluster: ADDRESS as for 'ray start' (e.g. auto, HOST:6379, ray://HOST:10001); "
+    "without one, RAY_ADDRESS or a Ray instance on this machine. Needs provmark[ray].",
+)

@@ -10,7 +10,7 @@ import click
 from tqdm import tqdm
 
 import provmark
-from provmark.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, one_line_errors
+from provmark.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, one_line_errors, ray_option
 from provmark.cli.concepts import registry_option
 from provmark.concepts.catalog import Outcome, check_folders, count_images, mark_catalog
 from provmark.concepts.layout import LAYOUTS, layout_size
@@ -29,6 +29,7 @@ from provmark.watermark.concept_channel import DEFAULT_GRID
 @click.option("--concept-from-dir", is_flag=True, help="Each file's concept is its top-level folder name.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True, help="Regions for several concepts.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@ray_option
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality (default: the source's).")
 @click.option("--strength", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
 @click.option("--verify", is_flag=True, help="Decode each marked file before writing it; failures are not written.")
@@ -61,12 +62,16 @@ def mark(
     verify: bool,
     channel: float | None,
     channel_grid: int | None,
+    ray_address: str | None,
 ) -> None:
     """Mark every image under SRC into the same relative path under DST.
 
-    Formats, JPEG quality and EXIF/ICC/XMP are kept; SRC is never written. Each output is
+    Formats, JPEG quality and chroma subsampling, and EXIF/ICC/XMP are kept; SRC is never written. Each output is
     recorded in the registry, so running the same command again after an interruption skips
     what is done. Exit 1 if some file failed (all are listed at the end).
+
+    With --ray, the files are marked on a Ray cluster (SRC and DST at the same paths on every
+    node; see the README) and recorded here.
 
     With --channel, images that are gray, palette or CMYK are written as RGB (the channel is
     colour; alpha is kept) and 16-bit images fail.
@@ -106,7 +111,7 @@ def mark(
             bar.update(1)
 
         try:
-            summary = mark_catalog(root, dst, reg, source, options, jobs, show)
+            summary = mark_catalog(root, dst, reg, source, options, jobs, show, ray_address)
         except KeyboardInterrupt:
             bar.close()
             fail("interrupted: run the same command again to resume", 130)

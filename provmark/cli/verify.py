@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 import provmark
-from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
+from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors, ray_option
 from provmark.errors import ProvmarkError
 
 
@@ -20,19 +21,20 @@ from provmark.errors import ProvmarkError
 @click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), help="Manifest store folder for images whose metadata was stripped.")
 @click.option("--fetch-remote", is_flag=True, help="Fetch a manifest the file points to by URL (off: reported as remote, with its URL).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@ray_option
 @one_line_errors
 def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Path | None, watermark_key: Path | None,
-           store_dir: Path | None, fetch_remote: bool, as_json: bool) -> None:  # fmt: skip
-    """Verify images: C2PA manifest and trust, XMP/EXIF disclosure, watermark; exit 0 only if all verified."""
+           store_dir: Path | None, fetch_remote: bool, as_json: bool, ray_address: str | None) -> None:  # fmt: skip
+    """Verify images: C2PA manifest and trust, XMP/EXIF disclosure, watermark; exit 0 only if all verified.
+
+    With --ray the files are read on a Ray cluster (the same paths on every node)."""
     verifier = provmark.Verifier(keys_dir, trust=trust_files, watermark_key=watermark_key, store=store_dir,
                                  fetch_remote=fetch_remote)
     log = FailureLog(total=len(inputs))
     reports = []
-    for path in inputs:
-        try:
-            report = verifier.verify(path)
-        except ProvmarkError as exc:
-            log.record(str(path), str(exc))
+    for path, report in _verified(inputs, verifier, ray_address):
+        if isinstance(report, str):
+            log.record(str(path), report)
             continue
         reports.append(report)
         if as_json:
@@ -43,6 +45,22 @@ def verify(inputs: tuple[Path, ...], trust_files: tuple[Path, ...], keys_dir: Pa
     if code == EXIT_OK and not all(r.verified for r in reports):
         code = EXIT_NEGATIVE
     sys.exit(code)
+
+
+def _verified(
+    inputs: tuple[Path, ...], verifier: provmark.Verifier, ray_address: str | None
+) -> Iterator[tuple[Path, provmark.VerificationReport | str]]:
+    """Each input with its report, or the one-line reason it failed, in input order."""
+    if ray_address is not None:
+        from provmark.cluster import map_ordered, verify_batch
+
+        yield from map_ordered(verify_batch, inputs, (verifier.options,), ray_address, lambda path, reason: reason)
+        return
+    for path in inputs:
+        try:
+            yield path, verifier.verify(path)
+        except ProvmarkError as exc:
+            yield path, str(exc)
 
 
 def _print_table(reports: list[provmark.VerificationReport], watermark: bool) -> None:

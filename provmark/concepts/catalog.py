@@ -8,26 +8,28 @@ complete and skipped; anything else is marked again. Sources are only ever read.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.layout import CHANNEL_REGION
-from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file, output_path
+from provmark.concepts.marker import MarkJob, MarkOptions, output_path
+from provmark.concepts.pool import run_jobs
 from provmark.concepts.registry import Concept, ImageRecord, Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
-from provmark.models.threads import one_torch_thread, use_one_thread
+from provmark.io.atomic import sync_folder
 
 #: File name endings treated as catalog images (content decides the format when read).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif", ".heic", ".heif", ".jxl")
+
+#: A catalog run records its results in one transaction per this many files, or per this many seconds.
+BATCH_RECORDS = 64
+BATCH_SECONDS = 2.0
 
 # Temporary files left by an atomic write that was killed: ".<name>.<8 random chars>.tmp".
 _PARTIAL = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
@@ -141,8 +143,13 @@ def mark_catalog(
     options: MarkOptions = MarkOptions(),
     jobs: int = 1,
     on_outcome: Callable[[Outcome], None] | None = None,
+    ray_address: str | None = None,
 ) -> CatalogSummary:
-    """Mark every image under ``src`` into the same relative path under ``dst``; see the module doc."""
+    """Mark every image under ``src`` into the same relative path under ``dst``; see the module doc.
+
+    With ``ray_address`` (not None) the files are marked on a Ray cluster instead of ``jobs``
+    local processes (see :mod:`provmark.cluster`; "" means ``RAY_ADDRESS`` or a local instance).
+    """
     root, dest = check_folders(src, dst)
     summary = CatalogSummary()
     started = time.perf_counter()
@@ -183,67 +190,55 @@ def mark_catalog(
 
     clean_partial_outputs(dest)
     codebook = CodeBook.from_registry(registry) if options.verify else None
-    for result in run_jobs(planned(), registry.watermark_key, options, jobs, codebook):
-        if result.record is not None:
-            registry.record_image(result.record)
-            report(Outcome(result.rel, "marked"))
+    with RecordBatch(registry, dest, lambda rel: report(Outcome(rel, "marked"))) as batch:
+        if ray_address is None:
+            results = run_jobs(planned(), registry.watermark_key, options, jobs, codebook)
         else:
-            report(Outcome(result.rel, "failed", result.error))
+            from provmark.cluster import run_mark_jobs
+
+            results = run_mark_jobs(planned(), registry.watermark_key, options, codebook, ray_address)
+        for result in results:
+            if result.record is not None:
+                batch.add(result.rel, result.record)
+            else:
+                report(Outcome(result.rel, "failed", result.error))
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def run_jobs(
-    jobs: Iterator[MarkJob], key: bytes, options: MarkOptions, workers: int, codebook: CodeBook | None = None
-) -> Iterator[MarkResult]:
-    """Mark ``jobs`` in this process (``workers`` = 1) or in a pool, yielding results as they finish."""
-    if workers <= 1:
-        with one_torch_thread():
-            for job in jobs:
-                yield mark_file(job, key, options, codebook)
-        return
-    pending: dict[Future[MarkResult], MarkJob] = {}
-    pool: ProcessPoolExecutor | None = None
-    exhausted = broken = False
-    try:
-        while True:
-            if broken and not pending and pool is not None:
-                pool.shutdown(wait=False)
-                pool, broken = None, False
-            while not exhausted and not broken and len(pending) < 2 * workers:
-                job = next(jobs, None)
-                if job is None:
-                    exhausted = True
-                    break
-                if pool is None:
-                    pool = ProcessPoolExecutor(
-                        workers, multiprocessing.get_context("spawn"), _init_worker, (key, options, codebook)
-                    )
-                pending[pool.submit(_work, job)] = job
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    broken = True
-                    yield MarkResult(job.rel, error="a worker process died (out of memory?) with this file in flight")
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+class RecordBatch:
+    """Results waiting to be recorded: flushed (outputs made durable, then one registry transaction)
+    when the batch is as large as all recorded so far (1, 1, 2, 4, ... up to :data:`BATCH_RECORDS`:
+    a short run records early) or older than :data:`BATCH_SECONDS`, and on leaving the ``with``
+    block, also after an error or an interrupt. ``on_recorded(rel)`` is called once a result is recorded."""
 
+    def __init__(self, registry: Registry, dest: Path, on_recorded: Callable[[str], None]) -> None:
+        self.registry, self.dest, self.on_recorded = registry, dest, on_recorded
+        self.pending: list[tuple[str, ImageRecord]] = []
+        self.since = time.monotonic()
+        self.recorded = 0
 
-_WORKER: tuple[bytes, MarkOptions, CodeBook | None] | None = None
+    def add(self, rel: str, record: ImageRecord) -> None:
+        """Queue one result; flush when the batch is full or old."""
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append((rel, record))
+        full = len(self.pending) >= min(BATCH_RECORDS, max(1, self.recorded))
+        if full or time.monotonic() - self.since > BATCH_SECONDS:
+            self.flush()
 
+    def flush(self) -> None:
+        """Make the queued outputs durable and record them in one transaction."""
+        if self.pending:
+            sync_folder(self.dest)
+            self.registry.record_images([record for _, record in self.pending])
+            for rel, _ in self.pending:
+                self.on_recorded(rel)
+            self.recorded += len(self.pending)
+        self.pending = []
 
-def _init_worker(key: bytes, options: MarkOptions, codebook: CodeBook | None) -> None:
-    global _WORKER
-    use_one_thread()
-    _WORKER = (key, options, codebook)
+    def __enter__(self) -> RecordBatch:
+        return self
 
-
-def _work(job: MarkJob) -> MarkResult:
-    assert _WORKER is not None, "worker not initialised"
-    return mark_file(job, *_WORKER)
+    def __exit__(self, *exc: object) -> None:
+        self.flush()

@@ -26,8 +26,9 @@ from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
 from provmark.io import LoadedImage, check_single_frame, encode_like, load_image, write_bytes_atomic
+from provmark.io.images import read_image_file
 from provmark.watermark.concept_channel import DEFAULT_GRID, embed_channel
-from provmark.watermark.marking import embed_watermark
+from provmark.watermark.marking import embed_watermark_with_strength as embed
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,18 @@ class MarkResult:
     error: str | None = None
 
 
-def embed_regions(image: Image.Image, marks: Sequence[tuple[Region, bytes]], key: bytes, strength: float) -> Image.Image:
-    """Embed each payload in its own region of ``image``; returns a new image of the same size."""
+def embed_regions(
+    image: Image.Image, marks: Sequence[tuple[Region, bytes]], key: bytes, strength: float, in_place: bool = False
+) -> Image.Image:
+    """Embed each payload in its own region of ``image``; returns an image of the same size (with
+    ``in_place``, ``image`` itself when its mode allows)."""
     if len(marks) == 1 and marks[0][0].box == (0, 0, *image.size):
-        return embed_watermark(image, marks[0][1], key, strength=strength)
+        return embed(image, marks[0][1], key, strength=strength, in_place=in_place)[0]
     out: Image.Image | None = None
-    for region, payload in marks:
-        piece = embed_watermark(image.crop(region.box), payload, key, strength=strength)
+    for region, payload in marks:  # regions do not overlap: each crop is still unmarked
+        piece = embed(image.crop(region.box), payload, key, strength=strength, in_place=True)[0]
         if out is None:  # palette images come back as RGB(A): paste into that mode, not the palette
-            out = image.copy() if piece.mode == image.mode else image.convert(piece.mode)
+            out = image.convert(piece.mode) if piece.mode != image.mode else image if in_place else image.copy()
         out.paste(piece, region.box[:2])
     assert out is not None, "no region to mark"
     return out
@@ -87,26 +91,19 @@ def mark_concepts(
     strength: float = 1.0,
     channel: float | None = None,
     channel_grid: int = DEFAULT_GRID,
+    in_place: bool = False,
 ) -> tuple[Image.Image, str, list[Region]]:
     """Mark ``image`` with one concept payload per region of ``layout`` (and the concept channel of
-    the first, at ``channel`` levels, if given); returns the copy, the layout and its regions."""
+    the first, at ``channel`` levels, if given); returns the copy, the layout and its regions.
+    With ``in_place`` the regions are marked into ``image`` itself where its mode allows."""
     width, height = image.size
     layout, regions = checked_regions(layout, width, height, len(payloads))
     if channel is not None and len(regions) != 1:
         raise WatermarkError(f"the concept channel covers the whole image: one concept per image, not {len(regions)}")
-    marked = embed_regions(image, list(zip(regions, payloads)), key, strength)
+    marked = embed_regions(image, list(zip(regions, payloads)), key, strength, in_place)
     if channel is not None:
         marked = embed_channel(marked, payloads[0], key, channel, channel_grid)
     return marked, layout, regions
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def mark_file(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | None = None) -> MarkResult:
@@ -129,12 +126,16 @@ def mark_file(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook
 
 def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | None) -> ImageRecord:
     src_stat = os.stat(job.src)
-    src_sha = sha256_file(job.src)
-    loaded = load_image(job.src)
+    source = read_image_file(job.src)
+    src_sha = hashlib.sha256(source).hexdigest()
+    loaded = load_image(source, label=job.src)
+    loaded.path = Path(job.src)
+    del source
     check_single_frame(loaded)
+    # in place: the decoded image is ours (one full-size copy fewer; JPEGs keep their chroma subsampling)
     marked, layout, regions = mark_concepts(
         loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
-        channel=options.channel, channel_grid=options.channel_grid,
+        channel=options.channel, channel_grid=options.channel_grid, in_place=True,
     )  # fmt: skip
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
     if options.channel is not None:
@@ -146,7 +147,7 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
         if codebook is None:
             raise WatermarkError("verify needs the registry's codebook")
         check_marks(data, regions, job, codebook, key, options.channel_grid if options.channel is not None else None)
-    write_bytes_atomic(job.out, data)
+    write_bytes_atomic(job.out, data, sync=False)  # made durable by the run before it is recorded
     out_stat = os.stat(job.out)
     return ImageRecord(
         src_path=job.src,

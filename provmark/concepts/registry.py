@@ -283,23 +283,34 @@ class Registry:
 
     def record_image(self, record: ImageRecord) -> None:
         """Record a marked output, replacing any earlier record of the same output path."""
-        marked_at = record.marked_at or now_utc()
-        indexes = {region: self.require(name).index for region, name in record.concepts.items()}
+        self.record_images([record])
+
+    def record_images(self, records: Sequence[ImageRecord]) -> None:
+        """Record marked outputs in one transaction (all or none), each replacing any earlier
+        record of its output path: a catalog run commits its results in batches."""
+        indexes: dict[str, int] = {}
+        for record in records:
+            for name in record.concepts.values():
+                if name not in indexes:
+                    indexes[name] = self.require(name).index
+        now = now_utc()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("DELETE FROM images WHERE out_path = ?", (record.out_path,))
-            cur = self._conn.execute(
-                "INSERT INTO images (out_path, src_path, src_sha256, out_sha256, src_size, src_mtime_ns,"
-                " out_size, out_mtime_ns, layout, marked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.out_path, record.src_path, record.src_sha256, record.out_sha256, record.src_size,
-                    record.src_mtime_ns, record.out_size, record.out_mtime_ns, record.layout, marked_at,
-                ),
-            )  # fmt: skip
-            self._conn.executemany(
-                "INSERT INTO image_concepts VALUES (?, ?, ?)",
-                [(cur.lastrowid, region, idx) for region, idx in indexes.items()],
-            )
+            for record in records:
+                self._conn.execute("DELETE FROM images WHERE out_path = ?", (record.out_path,))
+                cur = self._conn.execute(
+                    "INSERT INTO images (out_path, src_path, src_sha256, out_sha256, src_size, src_mtime_ns,"
+                    " out_size, out_mtime_ns, layout, marked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.out_path, record.src_path, record.src_sha256, record.out_sha256, record.src_size,
+                        record.src_mtime_ns, record.out_size, record.out_mtime_ns, record.layout,
+                        record.marked_at or now,
+                    ),
+                )  # fmt: skip
+                self._conn.executemany(
+                    "INSERT INTO image_concepts VALUES (?, ?, ?)",
+                    [(cur.lastrowid, region, indexes[name]) for region, name in record.concepts.items()],
+                )
             self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:

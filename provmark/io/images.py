@@ -62,11 +62,11 @@ class LoadedImage:
 ImageInput = Union[Image.Image, np.ndarray, bytes, str, os.PathLike]
 
 
-def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS, label: str | None = None) -> LoadedImage:
     """Open and fully decode an image from a path, bytes, a PIL image or a numpy array.
 
     Raises :class:`InputImageError` with a one-line reason for missing, unreadable,
-    non-image, truncated, oversized or unsupported inputs.
+    non-image, truncated, oversized or unsupported inputs. ``label`` names bytes in messages.
     """
     if isinstance(source, Image.Image):
         return _from_pil(source)
@@ -75,7 +75,7 @@ def load_image(source: ImageInput, max_pixels: int = MAX_PIXELS) -> LoadedImage:
     if isinstance(source, (bytearray, memoryview)):
         source = bytes(source)
     path = None if isinstance(source, bytes) else Path(source)
-    label = str(path) if path else "<bytes>"
+    label = str(path) if path else label or "<bytes>"
     data = read_image_file(path) if path is not None else source
     if not data:
         raise InputImageError(f"{label}: empty file")

@@ -15,14 +15,14 @@ from PIL import Image
 
 from provmark.errors import WatermarkError
 from provmark.models import load_model
-from provmark.models.embedding import to_internal, upsample_residual
 from provmark.models.networks import WatermarkModel
 from provmark.models.strength import choose_strength
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.codec import CODE_BITS
 from provmark.watermark.decision import DecodeResult, detect, raw_bits
-from provmark.watermark.pixels import add_to_planes, internal_image
-from provmark.watermark.planes import merge_image, split_image
+from provmark.watermark.banded import apply_residual, internal_view
+from provmark.watermark.pixels import internal_image
+from provmark.watermark.planes import split_image
 
 
 def _model(name: str) -> WatermarkModel:
@@ -60,8 +60,13 @@ def embed_watermark_with_strength(
     strength: float = 1.0,
     adaptive: bool = True,
     model: str = "default",
+    in_place: bool = False,
 ) -> tuple[Image.Image, float]:
-    """:func:`embed_watermark` that also returns the strength actually applied."""
+    """:func:`embed_watermark` that also returns the strength actually applied.
+
+    With ``in_place`` an 8-bit RGB, RGBA, L, LA or CMYK ``image`` is itself marked and returned
+    (no second full-size image: for callers that own the decoded image, like catalog workers).
+    """
     if not strength > 0:
         raise WatermarkError(f"watermark strength must be positive, got {strength}")
     bits = torch.from_numpy(raw_bits(payload, key).astype(np.float32)).unsqueeze(0)
@@ -70,11 +75,11 @@ def embed_watermark_with_strength(
     height, width = planes.color.shape[:2]
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        full = upsample_residual(net.residual(small, bits), height, width)
+        residual_s = net.residual(small, bits)
         if adaptive:  # the decoder's view of the image marked at unit strength (clipping aside)
-            marked = (small + to_internal(full, net.config.size)).clamp_(0.0, 1.0)
+            marked = (small + internal_view(residual_s, height, width)).clamp_(0.0, 1.0)
             strength *= choose_strength(net, small, marked, bits[0], width / height)
-    return merge_image(planes, add_to_planes(planes, full * strength)), strength
+        return apply_residual(planes, residual_s, strength, image, in_place), strength
 
 
 def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarray:

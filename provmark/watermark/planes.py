@@ -59,7 +59,7 @@ def split_image(image: Image.Image) -> Planes:
     elif mode == "PA":
         mode, image = "RGBA", image.convert("RGBA")
     if mode in ("RGB", "L"):
-        return Planes(np.asarray(image), None, 255, mode)
+        return Planes(pixel_array(image), None, 255, mode)
     if mode in ("RGBA", "LA"):
         data = np.asarray(image)
         return Planes(data[..., :-1] if mode == "RGBA" else data[..., 0], data[..., -1], 255, mode)
@@ -69,6 +69,19 @@ def split_image(image: Image.Image) -> Planes:
         data = np.asarray(image)
         return Planes(np.clip(data, 0, 65535).astype(np.uint16), None, 65535, mode, data.dtype)
     raise WatermarkError(f"image mode {mode} is not supported for watermarking (use RGB, RGBA, L, LA, 16-bit gray, P or CMYK)")
+
+
+def pixel_array(image: Image.Image, rows: int = 256) -> np.ndarray:
+    """``np.asarray(image)`` filled ``rows`` rows at a time: the same array, without the second
+    full-size copy that ``asarray`` makes on the way (100 MB more on an 8K image)."""
+    if image.height <= rows:
+        return np.asarray(image)
+    first = np.asarray(image.crop((0, 0, image.width, rows)))
+    out = np.empty((image.height, *first.shape[1:]), first.dtype)
+    out[:rows] = first
+    for top in range(rows, image.height, rows):
+        out[top : top + rows] = np.asarray(image.crop((0, top, image.width, min(top + rows, image.height))))
+    return out
 
 
 def merge_image(planes: Planes, color: np.ndarray) -> Image.Image:
