@@ -22,7 +22,8 @@ from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
 from provmark.concepts.layout import CHANNEL_REGION, candidate_regions, search_weight
-from provmark.concepts.reading import channel_match, region_logits
+from provmark.concepts.reading import channel_match
+from provmark.watermark.regions import regions_logits
 from provmark.concepts.registry import Registry
 from provmark.errors import WatermarkError
 from provmark.models.threads import one_torch_thread
@@ -81,7 +82,7 @@ def attribute_image(
     codebook = codebook if codebook is not None else registry.codebook()
     channel = channel_grid is not None
     with one_torch_thread():
-        readings = [(region, region_logits(image, region)) for region in regions]
+        readings = list(zip(regions, regions_logits(image, [region.box for region in regions])))
     found: list[tuple[str, CodeMatch | None]] = [
         (region.name, codebook.match(logits, tests=search_weight(region, len(regions), channel)))
         for region, logits in readings
