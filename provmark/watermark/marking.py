@@ -64,7 +64,7 @@ def embed_watermark_with_strength(
 ) -> tuple[Image.Image, float]:
     """:func:`embed_watermark` that also returns the strength actually applied.
 
-    With ``in_place`` an 8-bit RGB, RGBA, L, LA or CMYK ``image`` is itself marked and returned
+    With ``in_place`` an 8-bit RGB, RGBA, L or LA ``image`` is itself marked and returned
     (no second full-size image: for callers that own the decoded image, like catalog workers).
     """
     if not strength > 0:
