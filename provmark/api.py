@@ -79,10 +79,12 @@ def mark_image(
     strength: float = 1.0,
     channel: float | None = None,
     channel_grid: int = DEFAULT_GRID,
+    training_mark: float | None = None,
 ) -> Image.Image:
     """A copy of ``image`` marked with a registered concept (or one per region, for several).
 
-    ``channel`` adds the concept channel at that many 8-bit levels (for training copies). In
+    ``channel`` adds the concept channel at that many 8-bit levels (for training copies), and
+    ``training_mark`` the invisible training mark at that level (e.g. 2.0). In
     memory nothing is recorded in the registry (``provmark mark`` records catalog files).
 
     >>> marked = mark_image(photo, "catalog.db", "red-fox")  # doctest: +SKIP
@@ -92,7 +94,7 @@ def mark_image(
         payloads = [reg.payload(reg.require(name)) for name in names]
         marked, _, _ = mark_concepts(
             load_image(image).image, payloads, reg.watermark_key, layout=layout, strength=strength,
-            channel=channel, channel_grid=channel_grid,
+            channel=channel, channel_grid=channel_grid, training_mark=training_mark,
         )  # fmt: skip
     return marked
 

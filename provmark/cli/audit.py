@@ -11,7 +11,7 @@ from provmark.cli.attribute import expand_inputs
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
 import provmark
-from provmark.detect.audit import ALL_SAMPLES, AuditReport
+from provmark.detect.audit import ALL_SAMPLES, MARKS, AuditReport
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
@@ -37,6 +37,9 @@ def _table(report: AuditReport, show_all: bool) -> None:
 )
 @click.option("--channel-grid", type=click.IntRange(min=8), default=DEFAULT_GRID, show_default=True, metavar="N",
               help="Concept channel cells per side of the training copies.")
+@click.option("--mark", type=click.Choice(MARKS), default="channel", show_default=True,
+              help="Which training-copy mark to read: the concept channel (mark --channel) or the training "
+              "mark (mark --training-mark).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG of the evidence per sample.")
 @click.option("--all", "show_all", is_flag=True, help="List every concept and group, not only the learned ones.")
@@ -46,13 +49,14 @@ def audit(
     registry_path: Path,
     group_by_folder: bool,
     channel_grid: int,
+    mark: str,
     as_json: bool,
     plot: Path | None,
     show_all: bool,
 ) -> None:
     """Audit a model from SAMPLES... it generated (images or folders): which concepts did it learn?
 
-    The concept channel of every sample is read and the evidence of all samples (of each group)
+    The concept channel (or, with --mark training, the training mark) of every sample is read and the evidence of all samples (of each group)
     is added up; a concept counts as learned when the family-wise p-value over all concepts and
     groups is at most 1e-6. Draw the samples from the model yourself: edited images cannot
     frame a model whose samples the auditor generates. Exit 0 if some concept was learned,
@@ -60,7 +64,7 @@ def audit(
     """
     paths = list(expand_inputs(samples))
     groups = [p.parent.name or ALL_SAMPLES for p in paths] if group_by_folder else None
-    report = provmark.audit(paths, registry_path, groups=groups, channel_grid=channel_grid)
+    report = provmark.audit(paths, registry_path, groups=groups, channel_grid=channel_grid, mark=mark)
     failures = FailureLog(total=len(paths))
     for path, reason in report.failures:
         failures.record(path, reason)

@@ -47,6 +47,14 @@ from provmark.watermark.concept_channel import DEFAULT_GRID
     metavar="N",
     help=f"Concept channel cells per side (default {DEFAULT_GRID}): the resolution the buyer trains at, e.g. 32 or 64.",
 )
+@click.option(
+    "--training-mark",
+    type=click.FloatRange(min=0, max=8, min_open=True),
+    metavar="LEVEL",
+    help="Also add the invisible training mark (a keyed tone comb, LEVEL 8-bit levels at most, 2 gives "
+    "~46 dB) that crops, flips and resizes cannot misalign; 'provmark audit --mark training' reads it "
+    "in a generator's samples. One concept per image.",
+)
 @one_line_errors
 def mark(
     src: Path,
@@ -63,6 +71,7 @@ def mark(
     channel: float | None,
     channel_grid: int | None,
     ray_address: str | None,
+    training_mark: float | None,
 ) -> None:
     """Mark every image under SRC into the same relative path under DST.
 
@@ -82,6 +91,9 @@ def mark(
         fail(f"layout {layout} has {layout_size(layout)} regions but {len(concepts)} --concept given", EXIT_USAGE)
     if channel is None and channel_grid is not None:
         fail("--channel-grid needs --channel", EXIT_USAGE)
+    if training_mark is not None and (len(concepts) > 1 or layout_size(layout) > 1):
+        fail("--training-mark covers the whole image: give one concept per image (no several --concept, no region --layout)",
+             EXIT_USAGE)  # fmt: skip
     if channel is not None and (len(concepts) > 1 or layout_size(layout) > 1):
         fail("--channel covers the whole image: give one concept per image (no several --concept, no region --layout)",
              EXIT_USAGE)  # fmt: skip
@@ -98,7 +110,8 @@ def mark(
         for problem in exc.problems:
             click.echo(f"provmark: error: {concept_map}: {problem}", err=True)
         fail(str(exc))
-    options = MarkOptions(layout=layout, quality=quality, strength=strength, verify=verify, channel=channel)
+    options = MarkOptions(layout=layout, quality=quality, strength=strength, verify=verify, channel=channel,
+                         training_mark=training_mark)
     if channel_grid is not None:
         options = dataclasses.replace(options, channel_grid=channel_grid)
     with provmark.Registry.open(registry_path) as reg:

@@ -29,12 +29,14 @@ from provmark.io import LoadedImage, check_single_frame, encode_like, load_image
 from provmark.io.images import read_image_file
 from provmark.watermark.concept_channel import DEFAULT_GRID, embed_channel
 from provmark.watermark.marking import embed_watermark_with_strength as embed
+from provmark.watermark.training_mark import embed_training_mark
 
 
 @dataclass(frozen=True)
 class MarkOptions:
     """How to mark: region layout, JPEG/WebP quality (None: the source's), strength, verify, and the
-    concept channel's amplitude in 8-bit levels (None: no channel) and grid (cells per side)."""
+    concept channel's amplitude in 8-bit levels (None: no channel) and grid (cells per side), and the
+    training mark's level (None: none; :mod:`provmark.watermark.training_mark`)."""
 
     layout: str = "auto"
     quality: int | None = None
@@ -42,6 +44,7 @@ class MarkOptions:
     verify: bool = False
     channel: float | None = None
     channel_grid: int = DEFAULT_GRID
+    training_mark: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,18 +94,22 @@ def mark_concepts(
     strength: float = 1.0,
     channel: float | None = None,
     channel_grid: int = DEFAULT_GRID,
+    training_mark: float | None = None,
     in_place: bool = False,
 ) -> tuple[Image.Image, str, list[Region]]:
     """Mark ``image`` with one concept payload per region of ``layout`` (and the concept channel of
-    the first, at ``channel`` levels, if given); returns the copy, the layout and its regions.
+    the first, at ``channel`` levels, and its training mark at ``training_mark`` levels, if given);
+    returns the copy, the layout and its regions.
     With ``in_place`` the regions are marked into ``image`` itself where its mode allows."""
     width, height = image.size
     layout, regions = checked_regions(layout, width, height, len(payloads))
-    if channel is not None and len(regions) != 1:
-        raise WatermarkError(f"the concept channel covers the whole image: one concept per image, not {len(regions)}")
+    if (channel is not None or training_mark is not None) and len(regions) != 1:
+        raise WatermarkError(f"the concept channel and the training mark cover the whole image: one concept per image, not {len(regions)}")
     marked = embed_regions(image, list(zip(regions, payloads)), key, strength, in_place)
     if channel is not None:
         marked = embed_channel(marked, payloads[0], key, channel, channel_grid)
+    if training_mark is not None:
+        marked = embed_training_mark(marked, payloads[0], key, training_mark)
     return marked, layout, regions
 
 
@@ -135,9 +142,12 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     # in place: the decoded image is ours (one full-size copy fewer; JPEGs keep their chroma subsampling)
     marked, layout, regions = mark_concepts(
         loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
-        channel=options.channel, channel_grid=options.channel_grid, in_place=True,
+        channel=options.channel, channel_grid=options.channel_grid, training_mark=options.training_mark,
+        in_place=True,
     )  # fmt: skip
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
+    if options.training_mark is not None and marked.mode != loaded.image.mode:
+        loaded = _without_foreign_profile(loaded)
     if options.channel is not None:
         if marked.mode != loaded.image.mode:
             loaded = _without_foreign_profile(loaded)

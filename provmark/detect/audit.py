@@ -21,6 +21,13 @@ and however they depend on each other. The p-value multiplies this by the number
 before it in the group): a family-wise bound over the whole audit. ``z`` cannot exceed
 sqrt(128) ~ 11.3 (a perfect match), so p-values stop near exp(-64) times the tests.
 
+**Marks.** ``mark="channel"`` (default) reads the concept channel as above; ``mark="training"``
+reads the training mark (``provmark mark --training-mark``,
+:mod:`provmark.watermark.training_mark`): its 96-long key-free tone-comb reading per sample,
+tested against each concept's 96 keyed signs from HMAC-SHA256. The argument is the same: the
+signs of a concept the model did not learn are fair coins independent of the readings, so the
+same bound holds (``z`` stops at sqrt(96) ~ 9.8).
+
 Editing images cannot frame a model in an audit whose auditor draws the samples from the
 model: the evidence is what the model generates, not what anyone submits.
 """
@@ -43,9 +50,12 @@ from provmark.io.images import ImageInput, load_image
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.concept_channel import DEFAULT_GRID, channel_logits
 from provmark.watermark.decision import raw_bits
+from provmark.watermark.training_mark import code_signs, training_reading
 
 #: Group name of samples given without one.
 ALL_SAMPLES = "all"
+#: The marks an audit can read: the concept channel and the training mark.
+MARKS = ("channel", "training")
 
 
 @dataclass
@@ -82,6 +92,7 @@ class AuditReport:
     results: list[ConceptAudit] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     curves: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    mark: str = "channel"
 
     def learned(self) -> list[ConceptAudit]:
         """The concepts the model learned (p-value at most the threshold), strongest first."""
@@ -97,6 +108,7 @@ class AuditReport:
             "samples": self.samples,
             "tests": self.tests,
             "threshold": self.threshold,
+            "mark": self.mark,
             "channel_grid": self.grid,
             "learned": [asdict(r) for r in self.learned()],
             "results": [asdict(r) for r in self.results],
@@ -111,13 +123,15 @@ def audit(
     groups: Sequence[str] | None = None,
     channel_grid: int = DEFAULT_GRID,
     threshold: float = DEFAULT_P_THRESHOLD,
+    mark: str = "channel",
 ) -> AuditReport:
     """Decide, for every concept of ``registry``, whether the model that generated ``samples`` learned it.
 
     ``samples`` are images (PIL, numpy, file bytes or paths), ``groups`` an optional group name per sample
     (e.g. the prompt or class each was generated for); samples that cannot be read are listed in
     ``failures`` and left out. ``registry`` is a :class:`Registry` or its path; ``channel_grid``
-    the concept channel grid the training copies used. Torch-free.
+    the concept channel grid the training copies used; ``mark`` which mark to read (:data:`MARKS`:
+    ``"channel"`` for ``mark --channel`` copies, ``"training"`` for ``mark --training-mark``). Torch-free.
 
     >>> report = provmark.audit(Path("samples").glob("*.png"), "catalog.db")  # doctest: +SKIP
     >>> [(r.concept, r.p_value, r.samples_needed) for r in report.learned()]  # doctest: +SKIP
@@ -125,13 +139,18 @@ def audit(
     """
     if not isinstance(registry, Registry):
         with Registry.open(registry) as reg:
-            return audit(samples, reg, groups=groups, channel_grid=channel_grid, threshold=threshold)
+            return audit(samples, reg, groups=groups, channel_grid=channel_grid, threshold=threshold, mark=mark)
+    if mark not in MARKS:
+        raise WatermarkError(f"unknown mark {mark!r}: choose one of {', '.join(MARKS)}")
     grid = channel_grid
     concepts = registry.concepts()
     if not concepts:
         raise WatermarkError("the registry has no concepts to audit (add some with 'provmark concepts add')")
     key = registry.watermark_key
-    signs = np.array([2.0 * raw_bits(registry.payload(c), key) - 1.0 for c in concepts])
+    if mark == "training":
+        signs = np.array([code_signs(registry.payload(c), key) for c in concepts])
+    else:
+        signs = np.array([2.0 * raw_bits(registry.payload(c), key) - 1.0 for c in concepts])
     readings: dict[str, list[np.ndarray]] = {}
     failures: list[tuple[str, str]] = []
     items = list(samples)
@@ -139,7 +158,8 @@ def audit(
         raise WatermarkError(f"{len(groups)} group names for {len(items)} samples: give one per sample")
     for i, sample in enumerate(items):
         try:
-            reading = channel_logits(load_image(sample).image, key, grid)
+            image = load_image(sample).image
+            reading = training_reading(image) if mark == "training" else channel_logits(image, key, grid)
         except ProvmarkError as exc:
             failures.append((str(sample) if isinstance(sample, (str, os.PathLike)) else f"sample {i}", str(exc)))
             continue
@@ -147,7 +167,7 @@ def audit(
         if norm > 0:
             readings.setdefault(groups[i] if groups is not None else ALL_SAMPLES, []).append(reading / norm)
     tests = len(concepts) * max(1, len(readings))
-    report = AuditReport(sum(map(len, readings.values())), tests, threshold, grid, failures=failures)
+    report = AuditReport(sum(map(len, readings.values())), tests, threshold, grid, failures=failures, mark=mark)
     for group, rows in sorted(readings.items()):
         for index, z, p, needed, curve in _audit_group(np.array(rows), signs, tests, threshold):
             c = concepts[index]
