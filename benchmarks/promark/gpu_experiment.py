@@ -57,7 +57,7 @@ class Config:
     minutes: float = 3.5  # per model, training only
     batch: int = 128
     lr: float = 2e-4
-    widths: tuple[int, ...] = (64, 128, 256, 256)
+    widths: tuple[int, ...] = (64, 128, 128, 192)  # 12.5 M parameters: generator.pt (fp16) 25 MB
     samples_per_concept: int = 100
     ddim_steps: int = 50
     mark: str = "training"  # or "channel"
@@ -75,11 +75,10 @@ def photos(folder: Path) -> list[Path]:
     return [p for i, p in enumerate(names) if i % 5 != 0]  # the held-out fifth is for the mark benchmark
 
 
-def crops(sources: list[Path], count: int, size: int, rng: np.random.Generator) -> list[Image.Image]:
+def crops(sources: list[Image.Image], count: int, size: int, rng: np.random.Generator) -> list[Image.Image]:
     out = []
     for _ in range(count):
-        with Image.open(sources[int(rng.integers(len(sources)))]) as im:
-            photo = im.convert("RGB")
+        photo = sources[int(rng.integers(len(sources)))]
         w, h = photo.size
         side = int(rng.integers(min(w, h) // 2, min(w, h) + 1))
         x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
@@ -205,7 +204,10 @@ def prepare(out: Path, cfg: Config, data: Path) -> tuple[list[str], dict[str, to
     if cache.exists():
         return names, torch.load(cache, weights_only=False)
     rng = np.random.default_rng(cfg.seed)
-    sources = photos(data)
+    sources = []
+    for path in photos(data):
+        with Image.open(path) as im:
+            sources.append(im.convert("RGB"))
     plain = crops(sources, cfg.concepts * cfg.per_concept, cfg.copy, rng)  # look-alike: one pool, dealt at random
     base = crops(sources, cfg.base_images, cfg.copy, rng)
     with Registry.create(out / "registry.db") as reg:
@@ -279,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
             setattr(cfg, name, getattr(args, name))
     saved.write_text(json.dumps(asdict(cfg), indent=1))
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device {device}, torch {torch.__version__}, config {asdict(cfg)}", flush=True)
     torch.manual_seed(cfg.seed)
     names, sets = prepare(args.out, cfg, args.data)
     with Registry.open(args.out / "registry.db") as reg:
