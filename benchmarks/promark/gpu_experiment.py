@@ -293,9 +293,9 @@ def main(argv: list[str] | None = None) -> None:
         init = None
         if setting == "b":  # the shared base model: unmarked photos, class "base" (index = concepts)
             base_labels = torch.full((len(sets["base"]),), cfg.concepts)
-            steps = train(args.out / "base", cfg, sets["base"], base_labels, device)
-            print(f"base: {steps} steps", flush=True)
             init = args.out / "base" / "ckpt.pt"
+            if not init.exists():  # trained once: b and its control start from the same weights
+                print(f"base: {train(init.parent, cfg, sets['base'], base_labels, device)} steps", flush=True)
         for variant, copies in ((setting, sets[setting]), (f"{setting}-control", sets["plain"])):
             if setting == "b":  # fine-tuning set: the concepts plus as many base images
                 copies, train_labels = torch.cat([copies, sets["base"]]), torch.cat([labels, base_labels])
