@@ -152,3 +152,20 @@ def test_cli_mark_then_audit_ranks_the_concept_first(tmp_path: Path, photo_paths
                                "--mark", "training", "--json"])  # fmt: skip
     assert res.exit_code == 3, res.output
     assert '"mark": "training"' in res.output
+
+
+def test_rerun_skips_only_copies_that_already_carry_the_training_mark(tmp_path: Path, photo_paths: list[Path]) -> None:
+    reg_path = tmp_path / "reg.db"
+    with Registry.create(reg_path) as reg:
+        reg.add([ConceptSpec("alice", owner="Agency")])
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(photo_paths[0].read_bytes())
+    base = ["mark", str(src), str(tmp_path / "out"), "--registry", str(reg_path), "--concept", "alice"]
+    runner = CliRunner()
+    first = runner.invoke(main, base)
+    assert first.exit_code == 0 and "1 marked" in first.output, first.output
+    second = runner.invoke(main, [*base, "--training-mark", "2"])  # plain copy: marked again, with it
+    assert second.exit_code == 0 and "1 marked" in second.output, second.output
+    third = runner.invoke(main, [*base, "--training-mark", "2"])
+    assert third.exit_code == 0 and "1 already marked" in third.output, third.output

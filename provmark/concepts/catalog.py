@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provmark.concepts.codebook import CodeBook
-from provmark.concepts.layout import CHANNEL_REGION
+from provmark.concepts.layout import CHANNEL_REGION, TRAINING_REGION
 from provmark.concepts.marker import MarkJob, MarkOptions, output_path
 from provmark.concepts.pool import run_jobs
 from provmark.concepts.registry import Concept, ImageRecord, Registry
@@ -116,13 +116,17 @@ def clean_partial_outputs(dst: Path) -> int:
 
 
 def is_complete(
-    record: ImageRecord | None, src: Path, out: Path, names: tuple[str, ...], layout: str, channel: bool = False
+    record: ImageRecord | None, src: Path, out: Path, names: tuple[str, ...], layout: str, channel: bool = False,
+    training: bool = False,
 ) -> bool:
     """Whether ``out`` is a finished mark of ``src`` with concepts ``names`` and, if ``channel``, the
-    concept channel (so a rerun skips it; the channel's amplitude and grid are not recorded)."""
+    concept channel, if ``training``, the training mark (so a rerun skips it; the channel's amplitude
+    and grid and the training mark's level are not recorded)."""
     if record is None or (CHANNEL_REGION in record.concepts) != channel:
         return False
-    marked = [n.casefold() for region, n in record.concepts.items() if region != CHANNEL_REGION]
+    if (TRAINING_REGION in record.concepts) != training:
+        return False
+    marked = [n.casefold() for region, n in record.concepts.items() if region not in (CHANNEL_REGION, TRAINING_REGION)]
     if marked != [n.casefold() for n in names]:
         return False
     if layout != "auto" and record.layout != layout:
@@ -182,7 +186,8 @@ def mark_catalog(
                 continue
             names = tuple(c.name for c in found)
             record = registry.record_for_output(str(out))
-            if is_complete(record, src_path, out, names, options.layout, options.channel is not None):
+            if is_complete(record, src_path, out, names, options.layout, options.channel is not None,
+                           options.training_mark is not None):
                 report(Outcome(rel, "skipped"))
                 continue
             payloads = tuple(registry.payload(c) for c in found)

@@ -14,6 +14,8 @@ from provmark.watermark.planes import MIN_SIDE
 
 #: Region name under which the concept channel is recorded and reported.
 CHANNEL_REGION = "channel"
+#: Region name under which the training mark is recorded.
+TRAINING_REGION = "training-mark"
 
 #: Bonferroni factor of the concept channel when it is read beside the regions: half the budget.
 CHANNEL_WEIGHT = 2

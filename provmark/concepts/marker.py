@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
-from provmark.concepts.layout import CHANNEL_REGION, Region, candidate_regions, checked_regions, search_weight
+from provmark.concepts.layout import CHANNEL_REGION, TRAINING_REGION, Region, candidate_regions, checked_regions, search_weight
 from provmark.concepts.reading import channel_match, region_logits
 from provmark.concepts.registry import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
@@ -146,8 +146,10 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
         in_place=True,
     )  # fmt: skip
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
-    if options.training_mark is not None and marked.mode != loaded.image.mode:
-        loaded = _without_foreign_profile(loaded)
+    if options.training_mark is not None:
+        if marked.mode != loaded.image.mode:
+            loaded = _without_foreign_profile(loaded)
+        concepts[TRAINING_REGION] = job.concepts[0]
     if options.channel is not None:
         if marked.mode != loaded.image.mode:
             loaded = _without_foreign_profile(loaded)
