@@ -39,7 +39,8 @@ from torch.nn import functional as F
 
 from benchmarks.promark.metrics import quality
 from provmark import ConceptSpec, Registry, audit
-from provmark.watermark.concept_channel import embed_channel
+from provmark.watermark.concept_channel import channel_logits, embed_channel
+from provmark.watermark.decision import raw_bits
 from provmark.watermark.training_mark import code_signs, code_z, embed_training_mark, training_reading
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ class Config:
     minutes: float = 3.5  # per model, training only
     batch: int = 128
     lr: float = 2e-4
-    widths: tuple[int, ...] = (64, 128, 128, 192)  # 12.5 M parameters: generator.pt (fp16) 25 MB
+    widths: tuple[int, ...] = (64, 128, 128, 160)  # 10.6 M parameters: generator.pt (fp16) 21 MB
     samples_per_concept: int = 100
     ddim_steps: int = 50
     mark: str = "training"  # or "channel"
@@ -239,10 +240,15 @@ def evaluate(folder: Path, out: Path, cfg: Config, names: list[str], sets: dict,
     sample_dir.mkdir(exist_ok=True)
     for i, (image, c) in enumerate(zip(images, classes)):
         image.save(sample_dir / f"{i:05d}-{names[c]}.png")
-    by_class = audit(images, out / "registry.db", groups=[names[c] for c in classes], mark=cfg.mark)
-    pooled = audit(images, out / "registry.db", mark=cfg.mark)
-    signs = np.array([code_signs(p, key) for p in payloads])
-    z = np.array([code_z(training_reading(im), signs) for im in images])
+    by_class = audit(images, out / "registry.db", groups=[names[c] for c in classes], mark=cfg.mark,
+                     channel_grid=cfg.res)
+    pooled = audit(images, out / "registry.db", mark=cfg.mark, channel_grid=cfg.res)
+    if cfg.mark == "training":
+        signs, read = np.array([code_signs(p, key) for p in payloads]), training_reading
+    else:
+        signs = np.array([2.0 * raw_bits(p, key) - 1.0 for p in payloads])
+        read = lambda im: channel_logits(im, key, cfg.res)  # noqa: E731
+    z = np.array([code_z(read(im), signs) for im in images])
     p_best = np.minimum(1.0, len(names) * np.exp(-np.maximum(z.max(1), 0) ** 2 / 2))
     truth = np.array(classes)
     train = F.interpolate(sets["plain"].float() / 127.5 - 1, size=(cfg.res, cfg.res), mode="area")
