@@ -169,3 +169,17 @@ def test_rerun_skips_only_copies_that_already_carry_the_training_mark(tmp_path: 
     assert second.exit_code == 0 and "1 marked" in second.output, second.output
     third = runner.invoke(main, [*base, "--training-mark", "2"])
     assert third.exit_code == 0 and "1 already marked" in third.output, third.output
+
+
+def test_audit_statistic_is_calibrated_over_random_keys(photos) -> None:
+    """Unmarked views: over 400 random registry keys, z of the summed reading respects Hoeffding's
+    exp(-t^2/2) at t = 1.5 and 2 (the reading is key-free, so only the keyed signs vary)."""
+    rng = np.random.default_rng(3)
+    total = np.zeros(FEATURES)
+    for i in range(16):
+        r = training_reading(_resized_crop(photos[i % len(photos)], 64, rng))
+        total += r / np.linalg.norm(r)
+    z = np.array([code_z(total, code_signs(PAYLOADS[0], rng.bytes(32))[None])[0] for _ in range(400)])
+    for t in (1.5, 2.0):
+        assert np.mean(z >= t) <= np.exp(-t * t / 2) + 0.03, (t, np.mean(z >= t))
+    assert abs(z.mean()) < 0.2 and 0.7 < z.std() < 1.3
