@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 
 from PIL import Image
@@ -84,8 +85,9 @@ def mark_image(
     """A copy of ``image`` marked with a registered concept (or one per region, for several).
 
     ``channel`` adds the concept channel at that many 8-bit levels (for training copies), and
-    ``training_mark`` the invisible training mark at that level (e.g. 2.0). In
-    memory nothing is recorded in the registry (``provmark mark`` records catalog files).
+    ``training_mark`` the invisible training mark at that level (e.g. 2.0). Each region's neural
+    mark gets one of the registry's keyed variants at random. In memory nothing is recorded in the
+    registry (``provmark mark`` records catalog files and their variants).
 
     >>> marked = mark_image(photo, "catalog.db", "red-fox")  # doctest: +SKIP
     """
@@ -95,6 +97,7 @@ def mark_image(
         marked, _, _ = mark_concepts(
             load_image(image).image, payloads, reg.watermark_key, layout=layout, strength=strength,
             channel=channel, channel_grid=channel_grid, training_mark=training_mark,
+            variants=[secrets.randbelow(reg.variants) for _ in payloads],
         )  # fmt: skip
     return marked
 

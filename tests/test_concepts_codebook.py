@@ -18,7 +18,7 @@ def _reading(bits: np.ndarray, flips: int, rng: np.random.Generator) -> np.ndarr
 
 
 def test_codebook_tolerates_many_errors_and_never_fires_on_noise(tmp_path: Path) -> None:
-    with Registry.create(tmp_path / "r.db") as reg:
+    with Registry.create(tmp_path / "r.db", variants=1) as reg:  # variants: tests/test_concept_variants.py
         reg.add([ConceptSpec(f"c{i}") for i in range(300)])
         book = CodeBook.from_registry(reg)
     assert len(book) == 300 and book.codes.shape == (300, 128)

@@ -8,6 +8,7 @@ complete and skipped; anything else is marked again. Sources are only ever read.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -155,6 +156,7 @@ def mark_catalog(
     local processes (see :mod:`provmark.cluster`; "" means ``RAY_ADDRESS`` or a local instance).
     """
     root, dest = check_folders(src, dst)
+    options = dataclasses.replace(options, variants=registry.variants)
     summary = CatalogSummary()
     started = time.perf_counter()
     concepts: dict[str, Concept] = {}

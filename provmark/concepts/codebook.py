@@ -9,6 +9,10 @@ concept code is this close is at most ``N * #{words this close} / 2^128`` (hard:
 errors; soft: by confidence of the disagreeing bits; the smaller of the two, doubled).
 Distinct codes differ in >= 21 bits, so far more read errors are tolerated than the 10 the
 BCH decoder corrects, at the same false-positive level.
+
+A registry with M keyed variants (:data:`provmark.concepts.codes.DEFAULT_VARIANTS`) marks each
+image with one of M raw words per concept; reading matches all ``M x N`` words, so the bound
+counts ``M x N`` codewords (the p-value is multiplied by M).
 """
 
 from __future__ import annotations
@@ -44,19 +48,33 @@ class CodeMatch:
 
 
 class CodeBook:
-    """The raw code bits of a set of concepts (rows) under one watermark key."""
+    """The raw code bits of a set of concepts under one watermark key, and of their variants.
 
-    def __init__(self, indexes: list[int], codes: np.ndarray) -> None:
+    ``codes`` is ``[N, 128]``: each concept's variant-0 word (what the concept channel carries).
+    ``variant_masks`` is ``[M, 128]``, row 0 all zeros: variant v of every concept's word is that
+    word XOR row v (the keyed variant mask, in raw-bit order), so M variants cost M x 128 bits,
+    not M x N x 128.
+    """
+
+    def __init__(self, indexes: list[int], codes: np.ndarray, variant_masks: np.ndarray | None = None) -> None:
         self.indexes = indexes
         self.codes = np.asarray(codes, dtype=np.uint8).reshape(len(indexes), CODE_BITS)
+        masks = np.zeros((1, CODE_BITS), np.uint8) if variant_masks is None else np.asarray(variant_masks, np.uint8)
+        self.masks = masks.reshape(-1, CODE_BITS)
+        self.variants = len(self.masks)
+        self._signs = self.codes.astype(np.float32) * 2.0 - 1.0
+        self._flips = 1.0 - 2.0 * self.masks.astype(np.float32)  # [M, 128]: -1 where variant v flips a bit
 
     @classmethod
     def from_registry(cls, registry: Registry) -> CodeBook:
-        """Codes of every concept of ``registry`` (about 20 us per concept; ``registry.codebook()`` caches it)."""
+        """Codes of every concept of ``registry`` and its variant masks (about 20 us per concept;
+        ``registry.codebook()`` caches it)."""
         concepts = registry.concepts()
         key = registry.watermark_key
-        codes = [raw_bits(registry.payload(c), key) for c in concepts]
-        return cls([c.index for c in concepts], np.array(codes).reshape(len(concepts), CODE_BITS))
+        codes = np.array([raw_bits(registry.payload(c), key) for c in concepts], dtype=np.uint8)
+        probe = bytes(8)  # a variant's mask is the same for every payload
+        masks = [raw_bits(probe, key, v) ^ raw_bits(probe, key) for v in range(registry.variants)]
+        return cls([c.index for c in concepts], codes.reshape(len(concepts), CODE_BITS), np.array(masks))
 
     def __len__(self) -> int:
         return len(self.indexes)
@@ -77,11 +95,11 @@ class CodeBook:
 
     def _match_one(self, logits: np.ndarray) -> CodeMatch:
         weights = np.abs(logits)
-        wrong = self.codes != (logits > 0)
-        costs = wrong.astype(np.float64) @ weights
-        best = int(np.argmin(costs))
-        distance = int(wrong[best].sum())
-        count = len(self.indexes)
+        agreement = self._signs @ (self._flips * logits.astype(np.float32)).T  # [N, M]
+        concept, variant = np.unravel_index(int(np.argmax(agreement)), agreement.shape)  # least confidence against
+        wrong = (self.codes[concept] ^ self.masks[variant]) != (logits > 0)
+        distance = int(wrong.sum())
+        count = agreement.size  # every variant of every concept is a codeword the reading could match
         hard = count * hamming_ball(distance)
-        soft = count * count_light_subsets(weights, float(costs[best]))
-        return CodeMatch(self.indexes[best], distance, min(1.0, 2.0 * math.ldexp(min(hard, soft), -CODE_BITS)))
+        soft = count * count_light_subsets(weights, float(weights[wrong].sum()))
+        return CodeMatch(self.indexes[concept], distance, min(1.0, 2.0 * math.ldexp(min(hard, soft), -CODE_BITS)))

@@ -20,6 +20,12 @@ TAG_BITS = 64 - INDEX_BITS
 #: Most concepts one registry can hold (16,777,216).
 MAX_CONCEPTS = 1 << INDEX_BITS
 SECRET_BYTES = 32
+#: Keyed variants per concept in new registries: each marked image gets one at random, so that
+#: averaging the images of a concept mixes unrelated raw words (collusion resistance); reading
+#: tries them all (the false-attribution bound counts every variant's code).
+DEFAULT_VARIANTS = 32
+#: Most variants a registry may use (reading cost and the bound grow with the count).
+MAX_VARIANTS = 256
 
 _INDEX_BYTES = INDEX_BITS // 8
 _TAG_BYTES = TAG_BITS // 8

@@ -7,6 +7,11 @@ With ``MarkOptions.channel`` the image also gets the concept channel
 trained on the image learns. It covers the whole image, so it takes one concept per image, and
 it is colour: gray, palette and CMYK images are written as RGB (alpha is kept; an ICC profile
 that is not an RGB profile is then dropped), and 16-bit images are refused.
+
+Each region's neural mark gets a keyed variant drawn at random among ``MarkOptions.variants``
+(the registry's count, :mod:`provmark.concepts.codes`) and recorded: images of one concept carry
+unrelated raw words, so averaging them (collusion) mixes the words instead of estimating one.
+The concept channel is the same in every image of a concept (a generator must learn it).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +51,7 @@ class MarkOptions:
     channel: float | None = None
     channel_grid: int = DEFAULT_GRID
     training_mark: float | None = None
+    variants: int = 1  # the registry's keyed variants per concept (set by ``mark_catalog``)
 
 
 @dataclass(frozen=True)
@@ -69,15 +76,22 @@ class MarkResult:
 
 
 def embed_regions(
-    image: Image.Image, marks: Sequence[tuple[Region, bytes]], key: bytes, strength: float, in_place: bool = False
+    image: Image.Image,
+    marks: Sequence[tuple[Region, bytes]],
+    key: bytes,
+    strength: float,
+    in_place: bool = False,
+    variants: Sequence[int] = (),
 ) -> Image.Image:
-    """Embed each payload in its own region of ``image``; returns an image of the same size (with
-    ``in_place``, ``image`` itself when its mode allows)."""
+    """Embed each payload in its own region of ``image``, with the keyed variant of the same position
+    in ``variants`` (0 when not given); returns an image of the same size (with ``in_place``,
+    ``image`` itself when its mode allows)."""
+    chosen = list(variants) + [0] * (len(marks) - len(variants))
     if len(marks) == 1 and marks[0][0].box == (0, 0, *image.size):
-        return embed(image, marks[0][1], key, strength=strength, in_place=in_place)[0]
+        return embed(image, marks[0][1], key, strength=strength, in_place=in_place, variant=chosen[0])[0]
     out: Image.Image | None = None
-    for region, payload in marks:  # regions do not overlap: each crop is still unmarked
-        piece = embed(image.crop(region.box), payload, key, strength=strength, in_place=True)[0]
+    for (region, payload), variant in zip(marks, chosen):  # regions do not overlap: each crop is still unmarked
+        piece = embed(image.crop(region.box), payload, key, strength=strength, in_place=True, variant=variant)[0]
         if out is None:  # palette images come back as RGB(A): paste into that mode, not the palette
             out = image.convert(piece.mode) if piece.mode != image.mode else image if in_place else image.copy()
         out.paste(piece, region.box[:2])
@@ -96,16 +110,18 @@ def mark_concepts(
     channel_grid: int = DEFAULT_GRID,
     training_mark: float | None = None,
     in_place: bool = False,
+    variants: Sequence[int] = (),
 ) -> tuple[Image.Image, str, list[Region]]:
     """Mark ``image`` with one concept payload per region of ``layout`` (and the concept channel of
     the first, at ``channel`` levels, and its training mark at ``training_mark`` levels, if given);
-    returns the copy, the layout and its regions.
+    returns the copy, the layout and its regions. Region ``i`` gets keyed variant ``variants[i]``
+    (0 when not given).
     With ``in_place`` the regions are marked into ``image`` itself where its mode allows."""
     width, height = image.size
     layout, regions = checked_regions(layout, width, height, len(payloads))
     if (channel is not None or training_mark is not None) and len(regions) != 1:
         raise WatermarkError(f"the concept channel and the training mark cover the whole image: one concept per image, not {len(regions)}")
-    marked = embed_regions(image, list(zip(regions, payloads)), key, strength, in_place)
+    marked = embed_regions(image, list(zip(regions, payloads)), key, strength, in_place, variants)
     if channel is not None:
         marked = embed_channel(marked, payloads[0], key, channel, channel_grid)
     if training_mark is not None:
@@ -139,6 +155,7 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     loaded.path = Path(job.src)
     del source
     check_single_frame(loaded)
+    variants = [secrets.randbelow(options.variants) for _ in job.payloads]
     # in place: the decoded image is ours (one full-size copy fewer; JPEGs keep their chroma subsampling)
     marked, layout, regions = mark_concepts(
         loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
@@ -173,6 +190,7 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
         layout=layout,
         concepts=concepts,
         marked_at=now_utc(),
+        variants={region.name: variant for region, variant in zip(regions, variants) if variant},
     )
 
 

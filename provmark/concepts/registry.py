@@ -2,7 +2,9 @@
 
 The secret (32 random bytes) is created with the registry and never leaves the file, which is
 created with mode 0600. Marked images are recorded one row per output file, so an agency can
-list the images of a concept or look a file up by its SHA-256.
+list the images of a concept or look a file up by its SHA-256. Each marked region also records
+its keyed variant (one of the registry's ``variants``, see :mod:`provmark.concepts.codes`);
+registries made before variants existed have one variant (and gain the column on their next write).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from provmark.concepts.codebook import CodeBook
-from provmark.concepts.codes import MAX_CONCEPTS, SECRET_BYTES, concept_index, concept_payload, watermark_key
+from provmark.concepts.codes import (
+    DEFAULT_VARIANTS,
+    MAX_CONCEPTS,
+    MAX_VARIANTS,
+    SECRET_BYTES,
+    concept_index,
+    concept_payload,
+    watermark_key,
+)
 from provmark.errors import RegistryError
 
 SCHEMA_VERSION = "1"
@@ -48,6 +58,7 @@ CREATE TABLE IF NOT EXISTS image_concepts (
     image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
     region TEXT NOT NULL,
     concept_idx INTEGER NOT NULL REFERENCES concepts(idx),
+    variant INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (image_id, region)
 );
 CREATE INDEX IF NOT EXISTS images_src_sha ON images(src_sha256);
@@ -93,6 +104,7 @@ class ImageRecord:
     layout: str
     concepts: dict[str, str] = field(default_factory=dict)  # region -> concept name
     marked_at: str = ""
+    variants: dict[str, int] = field(default_factory=dict)  # region -> keyed variant (absent: 0)
 
 
 def now_utc() -> str:
@@ -132,11 +144,12 @@ def _check_is_sqlite(p: Path) -> None:
 class Registry:
     """An open concept registry. Use :meth:`open` (or :meth:`create`), then :meth:`close`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, secret: bytes) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, secret: bytes, variants: int = 1) -> None:
         self.path = path
         self._conn = conn
         self._secret = secret
         self._codebook: tuple[int, CodeBook] | None = None
+        self.variants = variants  #: keyed variants per concept (1: every image carries the same word)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], create: bool = False) -> Registry:
@@ -150,8 +163,11 @@ class Registry:
         return cls._connect(p)
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str]) -> Registry:
-        """Create a new registry with a fresh secret at ``path`` (which must not exist)."""
+    def create(cls, path: str | os.PathLike[str], variants: int = DEFAULT_VARIANTS) -> Registry:
+        """Create a new registry with a fresh secret at ``path`` (which must not exist), whose
+        images each get one of ``variants`` keyed variants of their concept's code."""
+        if not 1 <= variants <= MAX_VARIANTS:
+            raise RegistryError(f"a registry has 1 to {MAX_VARIANTS} variants per concept, not {variants}")
         p = Path(path)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +181,7 @@ class Registry:
             conn.executescript(_SCHEMA)
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             conn.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_bytes(SECRET_BYTES),))
+            conn.execute("INSERT INTO meta VALUES ('variants', ?)", (str(variants),))
         conn.close()
         return cls._connect(p)
 
@@ -191,7 +208,7 @@ class Registry:
         if rows.get("schema_version") != SCHEMA_VERSION or not isinstance(secret, bytes) or len(secret) != SECRET_BYTES:
             conn.close()
             raise RegistryError(f"{p}: not a concept registry of this provmark version (or corrupt)")
-        return cls(p, conn, secret)
+        return cls(p, conn, secret, int(rows.get("variants", 1)))
 
     def close(self) -> None:
         """Close the database connection."""
@@ -296,6 +313,8 @@ class Registry:
         now = now_utc()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
+            if not self._has_variants():  # a registry made before variants: every image so far has variant 0
+                self._conn.execute("ALTER TABLE image_concepts ADD COLUMN variant INTEGER NOT NULL DEFAULT 0")
             for record in records:
                 self._conn.execute("DELETE FROM images WHERE out_path = ?", (record.out_path,))
                 cur = self._conn.execute(
@@ -308,8 +327,11 @@ class Registry:
                     ),
                 )  # fmt: skip
                 self._conn.executemany(
-                    "INSERT INTO image_concepts VALUES (?, ?, ?)",
-                    [(cur.lastrowid, region, indexes[name]) for region, name in record.concepts.items()],
+                    "INSERT INTO image_concepts (image_id, region, concept_idx, variant) VALUES (?, ?, ?, ?)",
+                    [
+                        (cur.lastrowid, region, indexes[name], record.variants.get(region, 0))
+                        for region, name in record.concepts.items()
+                    ],
                 )
             self._conn.execute("COMMIT")
         except BaseException:
@@ -331,6 +353,9 @@ class Registry:
         """Records whose source or marked output has content hash ``sha256``."""
         return self._records("i.src_sha256 = ? OR i.out_sha256 = ?", (sha256, sha256))
 
+    def _has_variants(self) -> bool:
+        return any(row[1] == "variant" for row in self._conn.execute("PRAGMA table_info(image_concepts)"))
+
     def count_images(self) -> int:
         """How many marked outputs are recorded."""
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
@@ -340,12 +365,13 @@ class Registry:
             "SELECT i.id, i.src_path, i.out_path, i.src_sha256, i.out_sha256, i.src_size, i.src_mtime_ns,"
             " i.out_size, i.out_mtime_ns, i.layout, i.marked_at FROM images i WHERE " + where + " ORDER BY i.id"
         )
+        variant_column = "ic.variant" if self._has_variants() else "0"
         for row in self._conn.execute(query, params):
-            concepts = dict(
-                self._conn.execute(
-                    "SELECT ic.region, c.name FROM image_concepts ic JOIN concepts c ON c.idx = ic.concept_idx"
-                    " WHERE ic.image_id = ? ORDER BY ic.rowid",
-                    (row[0],),
-                ).fetchall()
-            )
-            yield ImageRecord(*row[1:10], concepts=concepts, marked_at=row[10])
+            marks = self._conn.execute(
+                f"SELECT ic.region, c.name, {variant_column} FROM image_concepts ic JOIN concepts c ON c.idx = ic.concept_idx"
+                " WHERE ic.image_id = ? ORDER BY ic.rowid",
+                (row[0],),
+            ).fetchall()
+            concepts = {region: name for region, name, _ in marks}
+            variants = {region: variant for region, _, variant in marks if variant}
+            yield ImageRecord(*row[1:10], concepts=concepts, marked_at=row[10], variants=variants)

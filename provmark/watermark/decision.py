@@ -35,9 +35,9 @@ class DecodeResult:
         return float(np.mean(self.bit_confidence)) if self.bit_confidence else 0.0
 
 
-def raw_bits(payload: bytes, key: bytes) -> np.ndarray:
-    """The 128 raw bits (uint8 0/1, embedding order) that carry ``payload`` under ``key``."""
-    return scrambler_for(key).scramble(encode_payload(payload))
+def raw_bits(payload: bytes, key: bytes, variant: int = 0) -> np.ndarray:
+    """The 128 raw bits (uint8 0/1, embedding order) that carry ``payload`` under ``key`` (and ``variant``)."""
+    return scrambler_for(key, variant).scramble(encode_payload(payload))
 
 
 def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRESHOLD) -> DecodeResult:

@@ -40,6 +40,7 @@ def embed_watermark(
     strength: float = 1.0,
     adaptive: bool = True,
     model: str = "default",
+    variant: int = 0,
 ) -> Image.Image:
     """Return a copy of ``image`` carrying the 8-byte ``payload`` under ``key``.
 
@@ -48,8 +49,12 @@ def embed_watermark(
     calibrated default; higher is more robust and more visible). With ``adaptive`` the
     residual is first scaled by the image's closed-loop strength
     (:mod:`provmark.models.strength`, 0.8-1.6): weak hosts get more, easy ones less.
+    ``variant`` > 0 varies the raw bits per image (:mod:`provmark.watermark.scramble`; concept
+    marks use it against collusion; :func:`decode_watermark` reads variant 0 only).
     """
-    return embed_watermark_with_strength(image, payload, key, strength=strength, adaptive=adaptive, model=model)[0]
+    return embed_watermark_with_strength(
+        image, payload, key, strength=strength, adaptive=adaptive, model=model, variant=variant
+    )[0]
 
 
 def embed_watermark_with_strength(
@@ -61,6 +66,7 @@ def embed_watermark_with_strength(
     adaptive: bool = True,
     model: str = "default",
     in_place: bool = False,
+    variant: int = 0,
 ) -> tuple[Image.Image, float]:
     """:func:`embed_watermark` that also returns the strength actually applied.
 
@@ -69,7 +75,7 @@ def embed_watermark_with_strength(
     """
     if not strength > 0:
         raise WatermarkError(f"watermark strength must be positive, got {strength}")
-    bits = torch.from_numpy(raw_bits(payload, key).astype(np.float32)).unsqueeze(0)
+    bits = torch.from_numpy(raw_bits(payload, key, variant).astype(np.float32)).unsqueeze(0)
     net = _model(model)
     planes = split_image(image)
     height, width = planes.color.shape[:2]

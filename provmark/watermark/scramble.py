@@ -5,7 +5,10 @@ Two secrets are derived from the watermark key with HMAC-SHA256 under fixed labe
 - a keystream of 128 bits XORed onto the codeword, so that without the key the embedded bits
   look uniformly random and a forger cannot write a valid codeword;
 - a permutation of the 128 bit positions (Fisher-Yates driven by a SHAKE-256 stream), so that
-  spatially or channel-wise correlated decoding errors are spread over the codeword.
+  spatially or channel-wise correlated decoding errors are spread over the codeword;
+- for ``variant`` v > 0, one more keyed mask HMAC(key, label || v) XORed onto the keystream:
+  the same payload then gives unrelated raw words in different images (concept marks use it
+  against collusion: averaging images of several variants mixes their words).
 
 Derivation is pure Python and stable across numpy versions.
 """
@@ -27,6 +30,7 @@ MIN_KEY_BYTES = 16
 
 _LABEL_XOR = b"provmark watermark v1 keystream"
 _LABEL_PERM = b"provmark watermark v1 permutation"
+_LABEL_VARIANT = b"provmark watermark v1 variant "
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,25 @@ class Scrambler:
         return np.asarray(logits, dtype=np.float64)[self.position] * sign
 
 
-def scrambler_for(key: bytes) -> Scrambler:
-    """Return the scrambler derived from ``key`` (cached per key)."""
+def scrambler_for(key: bytes, variant: int = 0) -> Scrambler:
+    """Return the scrambler derived from ``key`` and ``variant`` (0: the plain keystream; cached)."""
     if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
         raise WatermarkError(f"a watermark key has at least {MIN_KEY_BYTES} bytes (use 'provmark keys init')")
-    return _derive(bytes(key))
+    if not 0 <= variant < 1 << 32:
+        raise WatermarkError(f"a watermark variant is a number in 0..2^32-1, got {variant}")
+    base = _derive(bytes(key))
+    if variant == 0:
+        return base
+    return _vary(bytes(key), variant)
+
+
+@lru_cache(maxsize=4096)
+def _vary(key: bytes, variant: int) -> Scrambler:
+    stream = hmac.new(key, _LABEL_VARIANT + variant.to_bytes(4, "big"), hashlib.sha256).digest()
+    base = _derive(key)
+    mask = base.mask ^ np.unpackbits(np.frombuffer(stream, dtype=np.uint8))[:CODE_BITS]
+    mask.setflags(write=False)
+    return Scrambler(mask=mask, position=base.position)
 
 
 @lru_cache(maxsize=64)
