@@ -90,7 +90,8 @@ def new_registry(path: Path, variants: int) -> None:
 
 def mark_all(sources: list[Path], registry: Path, kind: MarkKind, dst: Path) -> list[Path]:
     """Mark the images of ``sources`` (all in one folder) with :data:`TARGET_CONCEPT` (``provmark mark``)."""
-    command = [PROVMARK, "mark", str(sources[0].parent), str(dst), "--registry", str(registry), "--concept", TARGET_CONCEPT]
+    command = [PROVMARK, "mark", str(sources[0].parent), str(dst), "--registry", str(registry)]
+    command += ["--concept", TARGET_CONCEPT]
     if kind.channel is not None:
         command += ["--channel", str(kind.channel), "--channel-grid", str(CHANNEL_GRID)]
     subprocess.run(command, check=True, capture_output=True)
@@ -180,7 +181,8 @@ def attacks(train: list[Path], held: list[Path], ns: list[int], variants: int, w
             rows.append(dict(mark=kind.name, setting=label, attack=attack, colluders=colluding, metric=metric,
                              value=found, of=n, **extra))
 
-        row("reference", None, "attributed (unmarked; marked in note)", held_copies, marked=attributed(marked, registry, kind))
+        row("reference", None, "attributed (unmarked; marked in note)", held_copies,
+            marked=attributed(marked, registry, kind))
         for colluding in ns:
             pattern = estimate(colluders[:colluding], kind)
             for budget in kind.budgets:
@@ -214,7 +216,9 @@ def attacks(train: list[Path], held: list[Path], ns: list[int], variants: int, w
         if index in (0, 2):  # controls: the same estimate from unmarked images
             pattern = estimate(sources[: min(64, len(sources))], kind)
             for budget in kind.budgets:
-                framed, q = attacked(held_copies, pattern, kind, 1.0, budget, work / f"control-{index}-{budget:g}" / "f")
+                folder = work / f"control-{index}-{budget:g}"
+                framed, q = attacked(held_copies, pattern, kind, 1.0, budget, folder / "f")
                 row("control: unmarked average, added", min(64, len(sources)), "attributed", framed, psnr=q)
-                stripped, q = attacked(marked, pattern, kind, -1.0, budget, work / f"control-{index}-{budget:g}" / "s")
-                row("control: unmarked average, subtracted", min(64, len(sources)), "still attributed", stripped, psnr=q)
+                stripped, q = attacked(marked, pattern, kind, -1.0, budget, folder / "s")
+                row("control: unmarked average, subtracted", min(64, len(sources)), "still attributed", stripped,
+                    psnr=q)

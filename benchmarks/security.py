@@ -54,17 +54,23 @@ def split_photos(folder: Path) -> tuple[list[Path], list[Path]]:
 def sign(sources: list[Path], work: Path) -> tuple[list[Path], Path]:
     """Sign ``sources`` with a fresh test PKI and watermark key (``provmark keys init`` + ``sign``)."""
     keys = work / "keys"
-    subprocess.run([*PROVMARK, "keys", "init", "--dir", str(keys), "--org", "Example AI"], check=True, capture_output=True)
+    command = [*PROVMARK, "keys", "init", "--dir", str(keys), "--org", "Example AI"]
+    subprocess.run(command, check=True, capture_output=True)
     out = work / "signed"
     command = [*PROVMARK, "sign", *map(str, sources), "--out", str(out), "--keys", str(keys), "--generator", "Gen 1"]
     subprocess.run(command, check=True, capture_output=True)
     return [out / p.name for p in sources], keys
 
 
-def forged(paths: list[Path], keys: Path) -> int:
-    """How many of ``paths`` ``provmark verify --keys`` calls ai_generated: true."""
+def forged(paths: list[Path], keys: Path) -> tuple[int, dict[str, int]]:
+    """How many of ``paths`` ``provmark verify --keys`` calls ai_generated: true, and how many carry
+    the watermark (a copied mark) and a recovered manifest whose signed content differs."""
     verifier = provmark.Verifier(keys)
-    return sum(verifier.verify(p).ai_generated is True for p in paths)
+    reports = [verifier.verify(p) for p in paths]
+    marks = [r.watermark for r in reports if r.watermark is not None]
+    counts = dict(watermark_detected=sum(m.detected for m in marks),
+                  content_differs=sum(m.content == "differs" for m in marks))
+    return sum(r.ai_generated is True for r in reports), counts
 
 
 def save_all(images: list[Image.Image], folder: Path, names: list[Path]) -> list[Path]:
@@ -79,16 +85,16 @@ def copy_attacks(signed: list[Path], targets: list[Path], keys: Path, work: Path
     """White-box and black-box copy of the signed images' marks onto unrelated held-out photos."""
     box = WhiteBox()
     n = len(targets)
-    legit = forged(signed, keys)
-    rows.append(dict(attack="reference", setting="signed images as issued", metric="ai_generated", value=legit, of=n))
-    rows.append(dict(attack="reference", setting="held-out photos, unattacked", metric="ai_generated",
-                     value=forged(targets, keys), of=n))
+    for setting, paths in (("signed images as issued", signed), ("held-out photos, unattacked", targets)):
+        found, counts = forged(paths, keys)
+        rows.append(dict(attack="reference", setting=setting, metric="ai_generated", value=found, of=n, **counts))
     for gain in (1.0, 2.0):
         out = [box.write(rgb(t), (box.scores(rgb(s)) > 0).astype(np.float32), gain) for s, t in zip(signed, targets)]
         quality = float(np.mean([psnr(rgb(t), o) for t, o in zip(targets, out)]))
         paths = save_all(out, work / f"wb-copy-{gain:g}", targets)
+        found, counts = forged(paths, keys)
         rows.append(dict(attack="copy, white-box", setting=f"model residual path x{gain:g}", metric="ai_generated",
-                         value=forged(paths, keys), of=n, psnr=quality))
+                         value=found, of=n, psnr=quality, **counts))
     for size, scale_name in ((box.size, f"{box.size} px"), (None, "full size")):
         for denoiser in ("median3", "gauss1", "mode5"):
             estimates = [denoise_residual(rgb(s), denoiser, size) for s in signed]
@@ -96,8 +102,9 @@ def copy_attacks(signed: list[Path], targets: list[Path], keys: Path, work: Path
                 out = [add_pattern(rgb(t), e, gain) for t, e in zip(targets, estimates)]
                 quality = float(np.mean([psnr(rgb(t), o) for t, o in zip(targets, out)]))
                 paths = save_all(out, work / f"bb-copy-{denoiser}-{size}-{gain:g}", targets)
+                found, counts = forged(paths, keys)
                 rows.append(dict(attack="copy, black-box", setting=f"minus {denoiser}, {scale_name}, x{gain:g}",
-                                 metric="ai_generated", value=forged(paths, keys), of=n, psnr=quality))
+                                 metric="ai_generated", value=found, of=n, psnr=quality, **counts))
 
 
 def removal_attacks(signed: list[Path], keys: Path, rows: list[dict]) -> None:
@@ -139,8 +146,9 @@ def print_table(rows: list[dict]) -> None:
     print(f"{'attack':38} {'mark / setting':58} {'N':>4} {'result':>8}  {'PSNR':>6}  note")
     for r in rows:
         setting = " / ".join(str(r[k]) for k in ("mark", "setting") if k in r)
-        note = ", ".join(f"{k}={r[k]}" for k in ("after_jpeg90", "other_payloads", "payload_still_decoded", "marked", "group")
-                         if k in r)
+        notes = ("watermark_detected", "content_differs", "after_jpeg90", "other_payloads", "payload_still_decoded",
+                 "marked", "group")
+        note = ", ".join(f"{k}={r[k]}" for k in notes if k in r)
         q = f"{r['psnr']:.1f}" if "psnr" in r else ""
         print(f"{r['attack']:38} {setting[:58]:58} {r.get('colluders') or '':>4} {r['value']:>3}/{r['of']:<4} {q:>6}  "
               f"{r['metric']}{'; ' + note if note else ''}")

@@ -42,7 +42,7 @@ def test_variant_scramble_round_trips_and_changes_about_half_the_raw_bits() -> N
 
 
 def test_variant_marks_decode_with_the_registry_and_with_nothing_else(tmp_path: Path, photo_paths: list[Path]) -> None:
-    with Registry.create(tmp_path / "r.db", variants=16) as reg, Registry.create(tmp_path / "o.db", variants=16) as other:
+    with Registry.create(tmp_path / "r.db", variants=16) as reg, Registry.create(tmp_path / "o.db") as other:
         reg.add([ConceptSpec(f"c{i}") for i in range(6)])
         other.add([ConceptSpec(f"c{i}") for i in range(6)])
         book, foreign = CodeBook.from_registry(reg), CodeBook.from_registry(other)

@@ -368,8 +368,8 @@ class Registry:
         variant_column = "ic.variant" if self._has_variants() else "0"
         for row in self._conn.execute(query, params):
             marks = self._conn.execute(
-                f"SELECT ic.region, c.name, {variant_column} FROM image_concepts ic JOIN concepts c ON c.idx = ic.concept_idx"
-                " WHERE ic.image_id = ? ORDER BY ic.rowid",
+                f"SELECT ic.region, c.name, {variant_column} FROM image_concepts ic"
+                " JOIN concepts c ON c.idx = ic.concept_idx WHERE ic.image_id = ? ORDER BY ic.rowid",
                 (row[0],),
             ).fetchall()
             concepts = {region: name for region, name, _ in marks}
