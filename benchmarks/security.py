@@ -16,7 +16,7 @@ to make the marked images and to judge the outcome with provmark's own verdicts:
 
 Writes benchmarks/results/security.json and prints a table.
 
-    .venv/bin/python -m benchmarks.security [--limit 10 | --all] [--variants 32] [--only copy,removal,after]
+    .venv/bin/python -m benchmarks.security [--limit 10 | --all] [--variants 128] [--only copy,removal,after]
 """
 
 from __future__ import annotations

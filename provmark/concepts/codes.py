@@ -23,7 +23,7 @@ SECRET_BYTES = 32
 #: Keyed variants per concept in new registries: each marked image gets one at random, so that
 #: averaging the images of a concept mixes unrelated raw words (collusion resistance); reading
 #: tries them all (the false-attribution bound counts every variant's code).
-DEFAULT_VARIANTS = 32
+DEFAULT_VARIANTS = 128
 #: Most variants a registry may use (reading cost and the bound grow with the count).
 MAX_VARIANTS = 256
 
