@@ -77,7 +77,10 @@ def test_mark_records_a_random_variant_per_image_and_old_registries_still_open(
             result = mark_file(job, reg.watermark_key, options)
             assert result.record is not None, result.error
             reg.record_image(result.record)
-            seen.add(result.record.variants.get("full", 0))
+            variant = result.record.variants.get("full", 0)
+            seen.add(variant)
+            read = watermark_logits(Image.open(tmp_path / f"{i}.jpg"))[0] > 0  # the recorded variant is embedded
+            assert np.mean(read == raw_bits(payload, reg.watermark_key, variant)) > 0.9
         stored = [r.variants.get("full", 0) for r in reg.images_of("alice")]
         assert len(stored) == 4 and set(stored) == seen and all(0 <= v < 8 for v in stored)
     # a registry made before variants: no meta entry, no column; reads as one variant, gains the column on write

@@ -160,7 +160,7 @@ def _mark(job: MarkJob, key: bytes, options: MarkOptions, codebook: CodeBook | N
     marked, layout, regions = mark_concepts(
         loaded.image, job.payloads, key, layout=options.layout, strength=options.strength,
         channel=options.channel, channel_grid=options.channel_grid, training_mark=options.training_mark,
-        in_place=True,
+        in_place=True, variants=variants,
     )  # fmt: skip
     concepts = {region.name: name for region, name in zip(regions, job.concepts)}
     if options.training_mark is not None:
