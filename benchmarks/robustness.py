@@ -28,6 +28,7 @@ from PIL import Image
 from benchmarks.attacks import ATTACKS, HARD_ATTACKS
 from provmark.watermark.decision import detect, raw_bits
 from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength, watermark_logits
+from provmark.watermark.pilots import upright_views
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,12 +69,12 @@ class Provmark:
         return decode_watermark(image, self.key)
 
     def read(self, image: Image.Image, payload: np.ndarray) -> Reading:
-        logits = watermark_logits(image)
-        result = detect(logits, self.key)
+        views = watermark_logits(image, self.key)
+        result = detect(upright_views(views, self.key), self.key)  # what decode_watermark does
         truth = raw_bits(np.packbits(payload).tobytes(), self.key)
-        accuracy = float(np.mean((logits[0] > 0).astype(np.uint8) == truth))  # the model's own reading
+        accuracy = float(np.mean((views[0, :128] > 0).astype(np.uint8) == truth))  # the model's own reading
         exact = result.detected and result.payload == np.packbits(payload).tobytes()
-        return Reading(exact, accuracy, result.detected, detect(logits, self.wrong_key).detected)
+        return Reading(exact, accuracy, result.detected, decode_watermark(image, self.wrong_key).detected)
 
 
 class Baseline:

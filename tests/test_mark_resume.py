@@ -66,6 +66,6 @@ def test_killed_run_resumes_and_marks_every_file_once(tmp_path: Path, photo_path
         found = []
         for path in outputs:
             image = load_image(path).image
-            match = codebook.match(region_logits(image, regions("full", *image.size)[0]))
+            match = codebook.match(region_logits(image, regions("full", *image.size)[0], registry.watermark_key))
             found.append(registry.by_index(match.index).name if match.p_value <= 1e-6 else None)
     assert found == ["alice"] * count

@@ -16,7 +16,8 @@ from provmark.models.hub import export_model, model_from_bytes, weights_bytes
 from provmark.models.masking import texture_mask
 from provmark.models.networks import alignment_thetas
 
-TINY = ModelConfig(size=64, grid=16, decoder_width=8)
+TINY = ModelConfig(size=64, grid=16, tile=16, decoder_width=8)
+KEY = bytes(range(32))
 
 
 def test_default_model_contract() -> None:
@@ -24,27 +25,30 @@ def test_default_model_contract() -> None:
     assert load_model("default") is model
     assert not model.training
     s, n = model.config.size, model.config.num_bits
-    assert (s, n) == (256, 128)
+    assert (s, n) == (256, 144)
+    assert set(model.state_dict()) == {"logit_scale", "spectrum"} | {f"whitener.{k}" for k in model.whitener.state_dict()}
     images = torch.rand(2, 3, 300, 500)
     images_s = to_internal(images, s)
     assert images_s.shape == (2, 3, s, s)
     bits = torch.randint(0, 2, (2, n)).float()
-    residual = model.residual(images_s, bits)
+    carriers = model.carriers(KEY)
+    residual = model.residual(images_s, bits, carriers)
     assert residual.shape == (2, 1, s, s)
     rms = residual.pow(2).mean(dim=(1, 2, 3)).sqrt()
     assert torch.allclose(rms, torch.full_like(rms, model.config.target_rms), rtol=1e-3)
     marked = add_residual(images, residual, 1.0)
     assert marked.shape == images.shape and marked.min() >= 0 and marked.max() <= 1
-    assert model.decode_logits(to_internal(marked, s)).shape == (2, n)
+    assert model.decode_logits(to_internal(marked, s), carriers).shape == (2, n)
 
 
 def test_default_model_is_deterministic() -> None:
     model = load_model("default")
     gen = torch.Generator().manual_seed(3)
     images_s = torch.rand(1, 3, 256, 256, generator=gen)
-    bits = torch.randint(0, 2, (1, 128), generator=gen).float()
-    assert torch.equal(model.residual(images_s, bits), model.residual(images_s, bits))
-    assert torch.equal(model.decode_logits(images_s), model.decode_logits(images_s))
+    bits = torch.randint(0, 2, (1, 144), generator=gen).float()
+    carriers = model.carriers(KEY)
+    assert torch.equal(model.residual(images_s, bits, carriers), model.residual(images_s, bits, carriers))
+    assert torch.equal(model.decode_logits(images_s, carriers), model.decode_logits(images_s, carriers))
 
 
 def test_default_model_round_trip_on_photos(photo_paths) -> None:
@@ -54,10 +58,11 @@ def test_default_model_round_trip_on_photos(photo_paths) -> None:
     model = load_model("default")
     gen = torch.Generator().manual_seed(0)
     accuracies = []
+    carriers = model.carriers(KEY)
     for image in load_rgb(photo_paths):
-        bits = torch.randint(0, 2, (1, 128), generator=gen).float()
-        marked = mark(model, to_float(image), bits)
-        logits = model.decode_logits(to_internal(marked, 256))
+        bits = torch.randint(0, 2, (1, 144), generator=gen).float()
+        marked = mark(model, to_float(image), bits, carriers)
+        logits = model.decode_logits(to_internal(marked, 256), carriers)
         accuracies.append(((logits > 0).float() == bits).float().mean().item())
     assert sum(accuracies) / len(accuracies) > 0.95
 
@@ -110,6 +115,10 @@ def test_config_validation_and_round_trip() -> None:
         ModelConfig.from_dict({"colour": 1})
     with pytest.raises(ModelError, match="grid"):
         ModelConfig.from_dict({"size": 100, "grid": 64})
+    with pytest.raises(ModelError, match="tile"):
+        ModelConfig.from_dict({"grid": 128, "tile": 48})
+    with pytest.raises(ModelError, match="tile"):
+        ModelConfig.from_dict({"grid": 128, "tile": 8})  # 64 cells cannot hold 144 carriers
     with pytest.raises(ModelError, match="not valid JSON"):
         ModelConfig.from_json("{")
 
@@ -120,8 +129,9 @@ def test_export_and_reload_keeps_outputs(tmp_path) -> None:
     export_model(model, tmp_path, "tiny", "# card\n", half=True)
     reloaded = model_from_bytes((tmp_path / "tiny.json").read_bytes(), (tmp_path / "tiny.pt").read_bytes(), "tiny")
     images_s = torch.rand(2, 3, 64, 64)
-    bits = torch.randint(0, 2, (2, 128)).float()
-    assert torch.allclose(model.residual(images_s, bits), reloaded.residual(images_s, bits), atol=2e-4)
+    bits = torch.randint(0, 2, (2, 144)).float()
+    carriers = model.carriers(KEY)
+    assert torch.allclose(model.residual(images_s, bits, carriers), reloaded.residual(images_s, bits, carriers), atol=2e-4)
     assert (tmp_path / "tiny.md").read_text() == "# card\n"
 
 
@@ -139,12 +149,13 @@ def test_alignment_search_starts_with_identity_and_recovers_a_zoom() -> None:
     model = WatermarkModel(ModelConfig(size=256, mask_floor=1.0, mask_ceiling=1.0)).eval()
     gen = torch.Generator().manual_seed(2)
     image = 0.5 + 0.02 * torch.rand(1, 3, 256, 256, generator=gen)
-    bits = torch.randint(0, 2, (1, 128), generator=gen).float()
-    marked = quantise(add_residual(image, model.residual(image, bits), 3.0))
+    bits = torch.randint(0, 2, (1, 144), generator=gen).float()
+    carriers = model.carriers(KEY)
+    marked = quantise(add_residual(image, model.residual(image, bits, carriers), 3.0))
     cropped = to_internal(marked[..., 14:242, 14:242], 256)
     with torch.no_grad():
-        plain = ((model.decode_logits(cropped, search=False) > 0).float() == bits).float().mean()
-        searched = ((model.decode_logits(cropped) > 0).float() == bits).float().mean()
+        plain = ((model.decode_logits(cropped, carriers, search=False) > 0).float() == bits).float().mean()
+        searched = ((model.decode_logits(cropped, carriers) > 0).float() == bits).float().mean()
     assert plain < 0.75
     assert searched > 0.95
 

@@ -13,6 +13,7 @@ from provmark.errors import WatermarkError
 from provmark.models import add_residual, load_model, to_internal
 from provmark.watermark.decision import raw_bits
 from provmark.watermark.marking import decode_watermark, embed_watermark
+from provmark.watermark.pilots import carried_bits
 
 KEY = bytes(range(32))
 PAYLOAD = bytes.fromhex("00112233445566ff")
@@ -42,9 +43,9 @@ def test_matches_the_model_contract_add_residual(photo: Image.Image) -> None:
     """The fast integer path equals add_residual at full resolution, up to rounding."""
     model = load_model("default")
     x = torch.from_numpy(np.array(photo)).permute(2, 0, 1).unsqueeze(0).float() / 255
-    bits = torch.from_numpy(raw_bits(PAYLOAD, KEY).astype(np.float32)).unsqueeze(0)
+    bits = torch.from_numpy(carried_bits(raw_bits(PAYLOAD, KEY), KEY).astype(np.float32)).unsqueeze(0)
     with torch.inference_mode():
-        ref = add_residual(x, model.residual(to_internal(x, model.config.size), bits), 1.5)
+        ref = add_residual(x, model.residual(to_internal(x, model.config.size), bits, model.carriers(KEY)), 1.5)
     expected = torch.round(ref[0] * 255).permute(1, 2, 0).numpy()
     got = np.asarray(embed_watermark(photo, PAYLOAD, KEY, strength=1.5, adaptive=False)).astype(np.float64)
     assert np.abs(got - expected).max() <= 1

@@ -16,6 +16,7 @@ from provmark.watermark.decision import raw_bits
 from provmark.watermark.marking import embed_watermark_with_strength
 from provmark.watermark.pixels import add_to_planes, internal_image
 from provmark.watermark.planes import split_image
+from provmark.watermark.pilots import carried_bits
 
 KEY = bytes.fromhex("3c" * 32)
 PAYLOAD = bytes.fromhex("0123456789abcdef")
@@ -23,13 +24,14 @@ PAYLOAD = bytes.fromhex("0123456789abcdef")
 
 def _inputs(image: Image.Image) -> tuple:
     net = load_model("default")
-    bits = torch.from_numpy(raw_bits(PAYLOAD, KEY).astype(np.float32))
+    bits = torch.from_numpy(carried_bits(raw_bits(PAYLOAD, KEY), KEY).astype(np.float32))
     planes = split_image(image)
+    carriers = net.carriers(KEY)
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        full = upsample_residual(net.residual(small, bits[None]), image.height, image.width)
+        full = upsample_residual(net.residual(small, bits[None], carriers), image.height, image.width)
         marked = (small + to_internal(full, net.config.size)).clamp(0, 1)
-    return net, small, marked, bits
+    return net, small, marked, bits, carriers
 
 
 def test_dither_keeps_residuals_under_half_a_level() -> None:
@@ -45,25 +47,25 @@ def test_dither_keeps_residuals_under_half_a_level() -> None:
 def test_chosen_strength_is_the_smallest_that_meets_the_target(photo_paths: list[Path]) -> None:
     with Image.open(photo_paths[1]) as im:
         image = im.convert("RGB")
-    net, small, marked, bits = _inputs(image)
+    net, small, marked, bits, carriers = _inputs(image)
     aspect = image.width / image.height
     with torch.inference_mode():
-        chosen = choose_strength(net, small, marked, bits, aspect)
-        ber = predicted_ber(net, small, marked, bits, torch.tensor([chosen - 0.05, chosen]), aspect)
+        chosen = choose_strength(net, small, marked, bits, carriers, aspect)
+        ber = predicted_ber(net, small, marked, bits, carriers, torch.tensor([chosen - 0.05, chosen]), aspect)
     assert DEFAULT_POLICY.minimum <= chosen <= DEFAULT_POLICY.maximum
     assert float(ber[1].max()) <= DEFAULT_POLICY.target_ber or chosen == DEFAULT_POLICY.maximum
     assert float(ber[0].max()) > DEFAULT_POLICY.target_ber or chosen == DEFAULT_POLICY.minimum
     strict = StrengthPolicy(target_ber=DEFAULT_POLICY.target_ber / 10)
     with torch.inference_mode():
-        assert choose_strength(net, small, marked, bits, aspect, strict) >= chosen
+        assert choose_strength(net, small, marked, bits, carriers, aspect, strict) >= chosen
 
 
 def test_predicted_error_falls_with_strength(photo_paths: list[Path]) -> None:
     with Image.open(photo_paths[2]) as im:
         image = im.convert("RGB")
-    net, small, marked, bits = _inputs(image)
+    net, small, marked, bits, carriers = _inputs(image)
     with torch.inference_mode():
-        ber = predicted_ber(net, small, marked, bits, torch.tensor([0.5, 1.0, 2.0]), image.width / image.height)
+        ber = predicted_ber(net, small, marked, bits, carriers, torch.tensor([0.5, 1.0, 2.0]), image.width / image.height)
     assert ber.shape == (3, len(DEFAULT_POLICY.views))
     assert torch.all(ber[0] >= ber[1]) and torch.all(ber[1] >= ber[2])
 

@@ -212,7 +212,7 @@ def evaluate_variant(cfg: RunConfig, out: Path, names: list[str], variant: str, 
         key = reg.watermark_key
         bits = np.stack([raw_bits(reg.payload(reg.require(names[y])), key) for y in labels.tolist()])
     big = [im.resize((MARK_SIZE, MARK_SIZE), Image.Resampling.BICUBIC) for im in images]
-    product_logits = np.stack([np.atleast_2d(watermark_logits(im))[0] for im in big])  # row 0: the model's own view
+    product_logits = np.stack([watermark_logits(im, key)[0, :128] for im in big])  # row 0: the model's own view, codeword bits
     similar = metrics.nearest_concept(samples, train_x, train_y)
     ckpt = torch.load(generator_file(out, variant), map_location="cpu", weights_only=False)
     return {

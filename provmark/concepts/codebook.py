@@ -84,11 +84,12 @@ class CodeBook:
 
         ``logits`` is one reading of 128 bits or several (``[V, 128]``, e.g. decoder views);
         the best reading counts and the bound is multiplied by their number and by ``tests``,
-        how many readings are searched for one answer (e.g. regions of one image).
+        how many readings are searched for one answer (e.g. regions of one image). No reading
+        (``[0, 128]``, e.g. every view's pilots inverted) matches nothing: None.
         """
-        if not self.indexes:
-            return None
         views = np.asarray(logits, dtype=np.float64).reshape(-1, CODE_BITS)
+        if not self.indexes or not len(views):
+            return None
         found = min((self._match_one(view) for view in views), key=lambda m: (m.p_value, m.distance))
         p_value = min(1.0, found.p_value * tests * len(views))
         return CodeMatch(found.index, found.distance, p_value)

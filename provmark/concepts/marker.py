@@ -211,7 +211,7 @@ def check_marks(
     searched = len(candidate_regions(*image.size))
     channel = channel_grid is not None
     for region, name, index in zip(regions, job.concepts, job.indexes):
-        found = codebook.match(region_logits(image, region), tests=search_weight(region, searched, channel))
+        found = codebook.match(region_logits(image, region, key), tests=search_weight(region, searched, channel))
         if found is None or found.index != index or found.p_value > DEFAULT_P_THRESHOLD:
             where = "" if region.name == "full" else f" in region {region.name}"
             p = f" (p={found.p_value:.2g})" if found is not None else ""

@@ -12,13 +12,14 @@ from PIL import Image
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
 from provmark.concepts.layout import CHANNEL_WEIGHT, Region
 from provmark.watermark.concept_channel import match_code_bits
-from provmark.watermark.marking import watermark_logits
+from provmark.watermark.marking import payload_logits
 
 
-def region_logits(image: Image.Image, region: Region) -> np.ndarray:
-    """The watermark decoder's raw logits (``[views, 128]``) for one region of ``image``."""
+def region_logits(image: Image.Image, region: Region, key: bytes) -> np.ndarray:
+    """The watermark decoder's raw codeword logits (``[views, 128]``, only views whose pilots
+    read upright under ``key``) for one region of ``image``."""
     whole = region.box == (0, 0, *image.size)
-    return watermark_logits(image if whole else image.crop(region.box))
+    return payload_logits(image if whole else image.crop(region.box), key)
 
 
 def channel_match(image: Image.Image, key: bytes, codebook: CodeBook, grid: int) -> CodeMatch | None:

@@ -82,7 +82,8 @@ def attribute_image(
     codebook = codebook if codebook is not None else registry.codebook()
     channel = channel_grid is not None
     with one_torch_thread():
-        readings = list(zip(regions, regions_logits(image, [region.box for region in regions])))
+        key = registry.watermark_key
+        readings = list(zip(regions, regions_logits(image, [region.box for region in regions], key)))
     found: list[tuple[str, CodeMatch | None]] = [
         (region.name, codebook.match(logits, tests=search_weight(region, len(regions), channel)))
         for region, logits in readings

@@ -14,8 +14,9 @@ class ModelConfig:
     """Shape and fixed (non-learned) settings of a watermark model.
 
     ``size`` is the square internal resolution S and ``num_bits`` the raw bit count L.
-    Each bit owns a learned pattern on a ``grid`` x ``grid`` lattice (``size`` must be a
-    multiple). ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes
+    Each bit owns a keyed carrier, a ``tile`` x ``tile`` pattern repeated over a ``grid`` x
+    ``grid`` lattice (``size`` must be a multiple of ``grid``, ``grid`` of ``tile``), shaped to
+    a radial power profile of ``spectrum_bins`` rings (a weights buffer). ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes
     PSNR); ``mask_floor``/``mask_ceiling`` bound the texture-mask gain relative to the image's mean
     texture. ``decoder_width`` is the channel width of the decoder's whitening network. The
     decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
@@ -31,8 +32,10 @@ class ModelConfig:
     """
 
     size: int = 256
-    num_bits: int = 128
+    num_bits: int = 144
     grid: int = 128
+    tile: int = 32
+    spectrum_bins: int = 64
     target_rms: float = 0.0075
     mask_floor: float = 0.15
     mask_ceiling: float = 3.0
@@ -71,6 +74,8 @@ class ModelConfig:
         ratio = config.size // max(config.grid, 1)
         if ratio * config.grid != config.size or ratio < 2 or ratio & (ratio - 1):
             raise ModelError(f"model size {config.size} must be the grid {config.grid} times a power of two >= 2")
+        if config.tile < 2 or config.grid % config.tile or config.num_bits >= config.tile**2:
+            raise ModelError(f"model tile {config.tile} must divide the grid {config.grid} and hold {config.num_bits} carriers")
         if not config.zooms or min(config.zooms) < 1.0 or not (config.shears or config.angles):
             raise ModelError("model zooms (magnifications >= 1) and angles or shears must be non-empty lists")
         return config

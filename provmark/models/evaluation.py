@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -40,9 +41,16 @@ class Evaluation:
         return " ".join(parts)
 
 
-def mark(model: WatermarkModel, image: torch.Tensor, bits: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
-    """Embed ``bits [1,L]`` into a full-size ``[1,3,H,W]`` image and round to 8 bits."""
-    residual = model.residual(to_internal(image, model.config.size), bits)
+def evaluation_key(seed: int) -> bytes:
+    """The fixed watermark key evaluations mark with (one per seed; any key works alike)."""
+    return hashlib.sha256(f"provmark evaluation key {seed}".encode()).digest()
+
+
+def mark(
+    model: WatermarkModel, image: torch.Tensor, bits: torch.Tensor, carriers: torch.Tensor, strength: float = 1.0
+) -> torch.Tensor:
+    """Embed ``bits [1,L]`` on ``carriers`` into a full-size ``[1,3,H,W]`` image and round to 8 bits."""
+    residual = model.residual(to_internal(image, model.config.size), bits, carriers)
     return quantise(add_residual(image, residual, strength))
 
 
@@ -61,17 +69,19 @@ def evaluate(
     strength: float = 1.0,
     search: bool = True,
 ) -> Evaluation:
-    """Mark each ``[1,3,H,W]`` image with random bits (from ``seed``), attack and decode
-    (``search=False``: without the decoder's alignment search, i.e. only what training learns)."""
+    """Mark each ``[1,3,H,W]`` image with random bits (from ``seed``) under the evaluation key of
+    ``seed``, attack and decode (``search=False``: without the decoder's alignment search, i.e.
+    only what training learns)."""
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
+    carriers = model.carriers(evaluation_key(seed))
     bits = torch.randint(0, 2, (len(images), model.config.num_bits), generator=gen).float()
-    marked = [mark(model, img, bits[i : i + 1], strength) for i, img in enumerate(images)]
+    marked = [mark(model, img, bits[i : i + 1], carriers, strength) for i, img in enumerate(images)]
     result = Evaluation(psnr=sum(psnr(m, img) for m, img in zip(marked, images)) / len(images))
     for name, attack in attacks.items():
         attacked = [to_internal(attack(m), model.config.size) for m in marked]
-        logits = model.decode_logits(torch.cat(attacked), search=search)
+        logits = model.decode_logits(torch.cat(attacked), carriers, search=search)
         errors = ((logits > 0).float() != bits).float().sum(dim=1)
         result.scores[name] = AttackScore(
             bit_accuracy=1.0 - errors.mean().item() / model.config.num_bits,

@@ -1,11 +1,13 @@
-"""The watermark networks: learned per-bit patterns shared (tied) by encoder and decoder.
+"""The watermark networks: keyed per-bit carriers shared by encoder and decoder.
 
-Each bit owns a pattern on a coarse grid. The encoder adds the patterns with signs from the
-bits, upsamples, masks by texture and fixes the RMS. The decoder whitens the image
-(fixed grid-scale high-pass plus a learned conv correction), correlates it with the same
-patterns under a small set of affine alignments (zooms undo crops, shears undo small rotations)
-and keeps the best-matching alignment. Tying makes the pair decode from
-the first step, so it trains in a few thousand CPU steps.
+Each bit owns a carrier derived from the secret key (:mod:`provmark.models.carriers`), a tile
+repeated over a coarse grid. The encoder adds the carriers with signs from the bits,
+upsamples, masks by texture and fixes the RMS. The decoder whitens the image (fixed grid-scale
+high-pass plus a learned conv correction), folds the whitened map onto one tile and correlates
+it with the same carriers under a small set of affine alignments (zooms undo crops, rotations
+undo small turns), keeping the best-matching alignment. The shipped weights hold only the
+whitener, a logit scale and the carriers' radial power profile: without the key they say
+nothing about what a mark looks like.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from provmark.models.carriers import keyed_tiles
 from provmark.models.config import ModelConfig
 from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
@@ -75,29 +78,29 @@ class Whitener(nn.Module):
 
 
 class WatermarkModel(nn.Module):
-    """Tied encoder/decoder with the fixed texture mask and RMS normalisation of the contract."""
+    """Keyed encoder/decoder with the fixed texture mask and RMS normalisation of the contract.
+
+    Every method that embeds or reads takes the carriers ``[L,T,T]`` of a key
+    (:meth:`carriers`); training draws a fresh random key per batch, so the whitener works for
+    any key.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        g, n = config.grid, config.num_bits
-        self.patterns = nn.Parameter(torch.randn(n, g, g))
         self.whitener = Whitener(config)
         self.logit_scale = nn.Parameter(torch.tensor(1.0))
-        self.logit_bias = nn.Parameter(torch.zeros(n))
+        self.register_buffer("spectrum", torch.ones(config.spectrum_bins))
         self.register_buffer("thetas", alignment_thetas(config), persistent=False)
-        self._cache: tuple[tuple[int, int], torch.Tensor] | None = None
 
-    def unit_patterns(self) -> torch.Tensor:
-        """Zero-mean, unit-RMS patterns ``[L,g,g]``; cached while the patterns are frozen."""
-        frozen = not (torch.is_grad_enabled() and self.patterns.requires_grad)
-        key = (self.patterns._version, self.patterns.data_ptr())
-        if frozen and self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        p = self.patterns - self.patterns.mean(dim=(1, 2), keepdim=True)
-        p = p / p.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-8).sqrt()
-        self._cache = (key, p.detach()) if frozen else None
-        return p
+    def carriers(self, key: bytes) -> torch.Tensor:
+        """The ``num_bits`` carriers ``[L,T,T]`` (orthogonal, unit RMS) of ``key`` (cached per key)."""
+        return keyed_tiles(key, self.config.num_bits, self.config.tile, self.spectrum)
+
+    def fold(self, maps: torch.Tensor) -> torch.Tensor:
+        """Sum maps ``[...,g,g]`` over their ``(g/T)^2`` tiles: ``[...,T,T]``."""
+        t, r = self.config.tile, self.config.grid // self.config.tile
+        return maps.reshape(*maps.shape[:-2], r, t, r, t).sum(dim=(-4, -2))
 
     @staticmethod
     def _warp(w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
@@ -107,10 +110,10 @@ class WatermarkModel(nn.Module):
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
-    def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
         """Hill-climb the best grid alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on
         the four linear terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
-        patterns, b = self.unit_patterns(), w.shape[0]
+        b = w.shape[0]
         moves = torch.zeros(8, 2, 3, dtype=theta.dtype)
         for i in range(4):
             moves[2 * i, i // 2, i % 2], moves[2 * i + 1, i // 2, i % 2] = 1.0, -1.0
@@ -118,7 +121,7 @@ class WatermarkModel(nn.Module):
         step = self.config.refine_step
         for _ in range(self.config.refine_steps):
             candidates = theta.unsqueeze(1) + step * moves.unsqueeze(0)
-            cz = self.correlate(self._warp(w, candidates), patterns)
+            cz = self.correlate(self._warp(w, candidates), carriers)
             best_energy, best = cz.pow(2).mean(dim=2).max(dim=1)
             better = best_energy > energy
             rows = torch.arange(b)
@@ -128,67 +131,74 @@ class WatermarkModel(nn.Module):
             step /= 2
         return z
 
-    def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-        """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for pattern coefficients ``[B,L]``."""
-        pattern = torch.einsum("bl,lhw->bhw", coefficients, self.unit_patterns()).unsqueeze(1)
+    def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+        """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for carrier coefficients ``[B,L]``."""
+        repeats = self.config.grid // self.config.tile
+        pattern = torch.einsum("bl,lhw->bhw", coefficients, carriers).repeat(1, repeats, repeats).unsqueeze(1)
         size = self.config.size
         pattern = F.interpolate(pattern, size=(size, size), mode="bilinear", align_corners=False)
         mask = texture_mask(images_s, self.config.mask_floor, self.config.mask_ceiling)
         return normalise_rms(pattern * mask, self.config.target_rms)
 
-    def residual(self, images_s: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-        """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) for images in [0,1].
+    def residual(self, images_s: torch.Tensor, bits: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+        """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) carrying ``bits``
+        ``[B,L]`` on ``carriers`` for images in [0,1].
 
         Closed-loop host-interference cancellation: ``cancel_steps`` times, the decoder's z-scores
         of the marked image are measured and the part not along the bit signs (the image's own
-        correlation with the patterns, and cross-talk) is subtracted, a ``cancel_fraction`` at a
-        time, from the pattern coefficients (the RMS stays fixed). The correction's RMS is capped
+        correlation with the carriers, and cross-talk) is subtracted, a ``cancel_fraction`` at a
+        time, from the carrier coefficients (the RMS stays fixed). The correction's RMS is capped
         at that of the signs, so a poorly decodable image keeps at least part of its signal.
         """
         signs = bits * 2.0 - 1.0
         coefficients = signs
-        residual = self._masked(images_s, coefficients)
+        residual = self._masked(images_s, coefficients, carriers)
         for _ in range(self.config.cancel_steps):
             with torch.no_grad():
-                z = self.z_scores(images_s + residual, search=False)
+                z = self.z_scores(images_s + residual, carriers, search=False)
                 signal = (z * signs).mean(dim=1, keepdim=True)
                 scale = coefficients.pow(2).mean(dim=1, keepdim=True).sqrt()
                 correction = (z - signal * signs) * (scale / signal.clamp_min(1e-3))
                 correction = correction / correction.pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1.0)
             coefficients = coefficients - self.config.cancel_fraction * correction
-            residual = self._masked(images_s, coefficients)
+            residual = self._masked(images_s, coefficients, carriers)
         return residual
 
-    def correlate(self, maps: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-        """z-scores ``[B,K,L]`` of whitened maps ``[B,K,h,w]`` against patterns ``[L,h,w]``."""
+    def correlate(self, maps: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+        """z-scores ``[B,K,L]`` of whitened maps ``[B,K,g,g]`` against the tiled ``carriers``
+        ``[L,T,T]`` (about N(0,1) per bit where nothing is embedded)."""
         norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
-        return torch.einsum("bkhw,lhw->bkl", maps, patterns) / norms.unsqueeze(2)
+        return torch.einsum("bkhw,lhw->bkl", self.fold(maps), carriers) / norms.unsqueeze(2)
 
-    def z_scores(self, images_s: torch.Tensor, search: bool = True, aspect: float = 1.0) -> torch.Tensor:
-        """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each pattern over
+    def z_scores(
+        self, images_s: torch.Tensor, carriers: torch.Tensor, search: bool = True, aspect: float = 1.0
+    ) -> torch.Tensor:
+        """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each carrier over
         the map's norm (about N(0,1) where nothing is embedded).
 
         The identity alignment is tried first. With ``search``, images whose mean squared
         z-score stays below ``search_threshold`` (cropped, rotated or unmarked) try every
         configured alignment, keep the one with the largest mean squared z-score and refine it
         (see :meth:`_refine`). ``aspect`` is the width/height of the images before they were
-        squash-resized (rotations are searched for that shape).
+        squash-resized (rotations are searched for that shape). The choice of alignment looks
+        only at squared z-scores, never at their signs.
         """
         w = self.whitener(images_s)
-        patterns = self.unit_patterns()
-        z = self.correlate(w, patterns)[:, 0]
+        z = self.correlate(w, carriers)[:, 0]
         if not search:
             return z
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
             grid = self.thetas if aspect == 1.0 or not self.config.angles else alignment_thetas(self.config, aspect)
-            candidates = self.correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), patterns)
+            candidates = self.correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), carriers)
             best = candidates.pow(2).mean(dim=2).argmax(dim=1)
             z = z.clone()
-            z[weak] = self._refine(w[weak], grid[best], candidates[torch.arange(len(weak)), best])
+            z[weak] = self._refine(w[weak], grid[best], candidates[torch.arange(len(weak)), best], carriers)
         return z
 
-    def decode_logits(self, images_s: torch.Tensor, search: bool = True, aspect: float = 1.0) -> torch.Tensor:
-        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1]: scaled
-        z-scores (see :meth:`z_scores`; ``search=False`` is for training)."""
-        return self.logit_scale * self.z_scores(images_s, search, aspect) + self.logit_bias
+    def decode_logits(
+        self, images_s: torch.Tensor, carriers: torch.Tensor, search: bool = True, aspect: float = 1.0
+    ) -> torch.Tensor:
+        """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1] read on
+        ``carriers``: scaled z-scores (see :meth:`z_scores`; ``search=False`` is for training)."""
+        return self.logit_scale * self.z_scores(images_s, carriers, search, aspect)

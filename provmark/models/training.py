@@ -1,5 +1,7 @@
 """Resumable training loop: random crops -> residual -> 8-bit marked image -> attacks -> decoder.
 
+Every step draws a fresh random key, so the whitener learns to read the carriers of any key.
+
 The residual has a fixed RMS by construction, so the only loss is BCE on the bits (plus a
 small term keeping logits of unmarked images near zero).
 """
@@ -136,12 +138,13 @@ class Trainer:
         probability = c.attack_probability * (0.33 + 0.67 * severity)
         images = self.sampler.sample(c.batch_size)
         bits = torch.randint(0, 2, (c.batch_size, self.model.config.num_bits), generator=self.gen).float()
-        residual = self.model.residual(to_internal(images, size), bits)
+        carriers = self.model.carriers(bytes(torch.randint(0, 256, (32,), generator=self.gen).tolist()))
+        residual = self.model.residual(to_internal(images, size), bits, carriers)
         marked = quantise(add_residual(images, residual, self.strength()))
         unmarked = images[: max(0, round(c.batch_size * c.unmarked_fraction))]
         inputs = torch.cat([marked, quantise(unmarked)])
         attacked = [to_internal(self.attacks(inputs[i : i + 1], severity, probability)[0], size) for i in range(len(inputs))]
-        logits = self.model.decode_logits(torch.cat(attacked), search=False)
+        logits = self.model.decode_logits(torch.cat(attacked), carriers, search=False)
         loss = F.binary_cross_entropy_with_logits(logits[: c.batch_size], bits)
         if len(unmarked):
             loss = loss + 0.2 * F.binary_cross_entropy_with_logits(

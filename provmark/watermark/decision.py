@@ -44,10 +44,11 @@ def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRE
     """Decide from the model's raw logits whether they carry a mark made with ``key``.
 
     ``raw_logits`` is ``[128]`` or ``[V,128]``: V decoder views of the same image (e.g. with and
-    without the model's alignment search). The best view wins and its p-value is multiplied
-    by V (Bonferroni), so the bound holds whichever view is chosen.
+    without the model's alignment search; V may be 0). The best view wins and its p-value is
+    multiplied by V (Bonferroni), so the bound holds whichever view is chosen.
     """
-    views = np.atleast_2d(np.asarray(raw_logits, dtype=np.float64))
+    views = np.asarray(raw_logits, dtype=np.float64)
+    views = views.reshape(0, CODE_BITS) if views.size == 0 else np.atleast_2d(views)
     if views.ndim != 2 or views.shape[1] != CODE_BITS:
         raise WatermarkError(f"a watermark decoder gives {CODE_BITS} logits per view, got shape {views.shape}")
     scrambler = scrambler_for(key)
@@ -58,7 +59,7 @@ def detect(raw_logits: np.ndarray, key: bytes, threshold: float = DEFAULT_P_THRE
             p, distance = p_value(logits, candidate.bits)
             if best is None or p < best[0]:
                 best = (p, distance, candidate.payload, index)
-    chosen = views[best[3] if best else 0]
+    chosen = views[best[3]] if best else (views[0] if len(views) else np.zeros(CODE_BITS))
     confidence = (1.0 / (1.0 + np.exp(-np.abs(chosen)))).tolist()
     if best is None:
         return DecodeResult(False, None, 1.0, confidence, None)

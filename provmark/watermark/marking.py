@@ -1,13 +1,13 @@
 """Embed and decode watermark payloads in PIL images of any size, aspect ratio and common mode.
 
 The image is squash-resized to the model's internal square, the model computes a residual
-there for the keyed raw bits, and the residual is upsampled and added at full resolution in
-the image's own integer precision (8 or 16 bits). Decoding squash-resizes and reads logits.
+there for the keyed raw bits and pilots on the key's carriers, and the residual is upsampled
+and added at full resolution in the image's own integer precision (8 or 16 bits). Decoding
+squash-resizes, reads logits on the key's carriers and keeps the readings whose pilots are
+upright (:mod:`provmark.watermark.pilots`).
 """
 
 from __future__ import annotations
-
-import inspect
 
 import numpy as np
 import torch
@@ -18,17 +18,17 @@ from provmark.models import load_model
 from provmark.models.networks import WatermarkModel
 from provmark.models.strength import choose_strength
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
-from provmark.watermark.codec import CODE_BITS
 from provmark.watermark.decision import DecodeResult, detect, raw_bits
 from provmark.watermark.banded import apply_residual, internal_view
+from provmark.watermark.pilots import CARRIED_BITS, carried_bits, upright_views
 from provmark.watermark.pixels import internal_image
 from provmark.watermark.planes import split_image
 
 
 def _model(name: str) -> WatermarkModel:
     model = load_model(name)
-    if model.config.num_bits != CODE_BITS:
-        raise WatermarkError(f"model {name!r} carries {model.config.num_bits} bits, the watermark needs {CODE_BITS}")
+    if model.config.num_bits != CARRIED_BITS:
+        raise WatermarkError(f"model {name!r} carries {model.config.num_bits} bits, the watermark needs {CARRIED_BITS}")
     return model
 
 
@@ -75,38 +75,47 @@ def embed_watermark_with_strength(
     """
     if not strength > 0:
         raise WatermarkError(f"watermark strength must be positive, got {strength}")
-    bits = torch.from_numpy(raw_bits(payload, key, variant).astype(np.float32)).unsqueeze(0)
+    bits = torch.from_numpy(carried_bits(raw_bits(payload, key, variant), key).astype(np.float32)).unsqueeze(0)
     net = _model(model)
+    carriers = net.carriers(key)
     planes = split_image(image)
     height, width = planes.color.shape[:2]
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        residual_s = net.residual(small, bits)
+        residual_s = net.residual(small, bits, carriers)
         if adaptive:  # the decoder's view of the image marked at unit strength (clipping aside)
             marked = (small + internal_view(residual_s, height, width)).clamp_(0.0, 1.0)
-            strength *= choose_strength(net, small, marked, bits[0], width / height)
+            strength *= choose_strength(net, small, marked, bits[0], carriers, width / height)
         return apply_residual(planes, residual_s, strength, image, in_place), strength
 
 
-def watermark_logits(image: Image.Image, *, model: str = "default") -> np.ndarray:
-    """Raw bit logits ``[V,128]`` of ``image`` (> 0 means bit 1), one row per decoder view.
+def watermark_logits(image: Image.Image, key: bytes, *, model: str = "default") -> np.ndarray:
+    """Logits ``[V,144]`` of ``image`` read on ``key``'s carriers (> 0 means bit 1), one row per
+    decoder view: the 128 raw codeword bits, then the 16 pilots.
 
-    Row 0 is the model's own reading. A model whose ``decode_logits`` has a ``search`` switch
-    (alignment search for crops and rotations) is also read without it: the search can lock
-    onto the host image's own texture, and the unaligned reading then still holds the mark.
+    Row 0 is the model's own reading (with its alignment search); row 1 is the unaligned
+    reading: the search can lock onto the host image's own texture, and the unaligned reading
+    then still holds the mark.
     """
     net = _model(model)
+    carriers = net.carriers(key)
     planes = split_image(image)
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
-        views = [net.decode_logits(small, aspect=planes.color.shape[1] / planes.color.shape[0])]
-        if "search" in inspect.signature(net.decode_logits).parameters:
-            views.append(net.decode_logits(small, search=False))
+        aspect = planes.color.shape[1] / planes.color.shape[0]
+        views = [net.decode_logits(small, carriers, aspect=aspect), net.decode_logits(small, carriers, search=False)]
     return torch.cat(views).double().numpy()
+
+
+def payload_logits(image: Image.Image, key: bytes, *, model: str = "default") -> np.ndarray:
+    """The 128 raw codeword logits ``[V',128]`` of the views of ``image`` whose pilots read
+    upright under ``key`` (none for a negated mark)."""
+    return upright_views(watermark_logits(image, key, model=model), key)
 
 
 def decode_watermark(
     image: Image.Image, key: bytes, *, model: str = "default", threshold: float = DEFAULT_P_THRESHOLD
 ) -> DecodeResult:
-    """Read the payload ``key`` put into ``image``, with a calibrated false-positive bound."""
-    return detect(watermark_logits(image, model=model), key, threshold)
+    """Read the payload ``key`` put into ``image``, with a calibrated false-positive bound
+    (a negated mark, its pilots inverted, is not detected)."""
+    return detect(payload_logits(image, key, model=model), key, threshold)

@@ -8,7 +8,6 @@ alignment search, one batch per region shape, since it searches rotations for th
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 from PIL import Image
 
 from provmark.watermark.marking import _model
+from provmark.watermark.pilots import upright_views
 from provmark.watermark.pixels import internal_image
 from provmark.watermark.planes import Planes, split_image
 
@@ -27,11 +27,13 @@ def _cut(planes: Planes, box: Box) -> Planes:
     return Planes(planes.color[top:bottom, left:right], None, planes.max_value, planes.mode, planes.dtype)
 
 
-def regions_logits(image: Image.Image, boxes: Sequence[Box], *, model: str = "default") -> list[np.ndarray]:
-    """Raw bit logits ``[V,128]`` of each region ``box`` (left, top, right, bottom) of ``image``,
-    as ``watermark_logits(image.crop(box))`` gives them: row 0 with the alignment search, then
-    (for models that have one) without it."""
+def regions_logits(image: Image.Image, boxes: Sequence[Box], key: bytes, *, model: str = "default") -> list[np.ndarray]:
+    """Raw codeword logits ``[V,128]`` of each region ``box`` (left, top, right, bottom) of
+    ``image`` read on ``key``'s carriers, as ``payload_logits(image.crop(box), key)`` gives them
+    (row 0 with the alignment search, then without it; only views whose pilots read upright),
+    except that batched regions are not re-rendered at a finer size for shrunk alignments."""
     net = _model(model)
+    carriers = net.carriers(key)
     planes = split_image(image)
     aspects = [(right - left) / (bottom - top) for left, top, right, bottom in boxes]
     with torch.inference_mode():
@@ -39,9 +41,7 @@ def regions_logits(image: Image.Image, boxes: Sequence[Box], *, model: str = "de
         searched = torch.empty(len(boxes), net.config.num_bits)
         for aspect in dict.fromkeys(aspects):
             rows = torch.tensor([i for i, a in enumerate(aspects) if a == aspect])
-            searched[rows] = net.decode_logits(batch[rows], aspect=aspect)
-        views = [searched]
-        if "search" in inspect.signature(net.decode_logits).parameters:
-            views.append(net.decode_logits(batch, search=False))
+            searched[rows] = net.decode_logits(batch[rows], carriers, aspect=aspect)
+        views = [searched, net.decode_logits(batch, carriers, search=False)]
         logits = torch.stack(views, dim=1).double().numpy()
-    return list(logits)
+    return [upright_views(region, key) for region in logits]
