@@ -16,10 +16,14 @@ class ModelConfig:
     ``size`` is the square internal resolution S and ``num_bits`` the raw bit count L.
     Each bit owns a keyed carrier, a ``tile`` x ``tile`` pattern repeated over a ``grid`` x
     ``grid`` lattice (``size`` must be a multiple of ``grid``, ``grid`` of ``tile``), shaped to
-    a radial power profile of ``spectrum_bins`` rings (a weights buffer). ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes
+    a radial power profile of ``spectrum_bins`` rings (a weights buffer). The decoder clamps the
+    whitened map to ``clamp`` times its mean absolute value. Alignments found from the tile
+    lattice that shrink the mark below ``fine_below`` are read on the image rendered at
+    ``fine_size`` instead of ``size``. ``target_rms`` is the residual RMS at unit strength in [0,1] pixel units (it fixes
     PSNR); ``mask_floor``/``mask_ceiling`` bound the texture-mask gain relative to the image's mean
     texture. ``decoder_width`` is the channel width of the decoder's whitening network. The
-    decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops) and
+    decoder tries every zoom in ``zooms`` (magnifications about the centre, to undo crops, and
+    below 1 borders) and
     every rotation in ``angles`` (degrees, turned into the unequal shears a squash-resize makes
     of them for the image's aspect ratio) or, when ``angles`` is empty, every pair of
     off-diagonal affine terms from ``shears``; best match wins. The search
@@ -36,18 +40,25 @@ class ModelConfig:
     grid: int = 128
     tile: int = 32
     spectrum_bins: int = 64
+    clamp: float = 3.0
+    fine_size: int = 448
+    fine_below: float = 0.95
     target_rms: float = 0.0075
     mask_floor: float = 0.15
     mask_ceiling: float = 3.0
     decoder_width: int = 16
     cancel_fraction: float = 0.5
     cancel_steps: int = 1
-    zooms: tuple[float, ...] = tuple(round(1.0 + 0.015 * i, 3) for i in range(14)) + tuple(
-        round(1.215 + 0.02 * i, 3) for i in range(13)
+    zooms: tuple[float, ...] = (
+        tuple(round(0.8 + 0.02 * i, 3) for i in range(10))
+        + tuple(round(1.0 + 0.015 * i, 3) for i in range(14))
+        + tuple(round(1.215 + 0.02 * i, 3) for i in range(13))
     )
     shears: tuple[float, ...] = ()
-    angles: tuple[float, ...] = tuple(0.5 * i for i in range(-12, 13) if i)
-    search_threshold: float = 1.4
+    angles: tuple[float, ...] = tuple(
+        sorted({0.5 * i for i in range(-12, 13) if i} | {float(i) for i in range(-15, 16) if abs(i) > 6})
+    )
+    search_threshold: float = 2.0
     refine_steps: int = 3
     refine_step: float = 0.008
 
@@ -76,8 +87,8 @@ class ModelConfig:
             raise ModelError(f"model size {config.size} must be the grid {config.grid} times a power of two >= 2")
         if config.tile < 2 or config.grid % config.tile or config.num_bits >= config.tile**2:
             raise ModelError(f"model tile {config.tile} must divide the grid {config.grid} and hold {config.num_bits} carriers")
-        if not config.zooms or min(config.zooms) < 1.0 or not (config.shears or config.angles):
-            raise ModelError("model zooms (magnifications >= 1) and angles or shears must be non-empty lists")
+        if not config.zooms or min(config.zooms) <= 0.5 or not (config.shears or config.angles):
+            raise ModelError("model zooms (magnifications > 0.5) and angles or shears must be non-empty lists")
         return config
 
     @classmethod

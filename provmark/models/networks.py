@@ -13,6 +13,7 @@ nothing about what a mark looks like.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,12 @@ from provmark.models.carriers import keyed_tiles
 from provmark.models.config import ModelConfig
 from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
+from provmark.models.sync import best_shift, lattice_thetas
+
+#: Carriers the synchronisation's shift search correlates with (enough to find the peak).
+SHIFT_CARRIERS = 48
+#: Half-cell phases (x, y) tried by the shift search, which moves whole cells.
+_HALF_CELLS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
 
 
 def rotation_theta(degrees: float, aspect: float, zoom: float = 1.0) -> list[list[float]]:
@@ -93,6 +100,13 @@ class WatermarkModel(nn.Module):
         self.register_buffer("spectrum", torch.ones(config.spectrum_bins))
         self.register_buffer("thetas", alignment_thetas(config), persistent=False)
 
+    def whiten(self, images_s: torch.Tensor) -> torch.Tensor:
+        """Whitened maps ``[B,1,g,g]`` with outliers (edges, borders, clipped areas) clamped to
+        ``clamp`` times each map's mean absolute value: they are host, not mark."""
+        w = self.whitener(images_s)
+        limit = self.config.clamp * w.abs().mean(dim=(1, 2, 3), keepdim=True)
+        return torch.maximum(torch.minimum(w, limit), -limit)
+
     def carriers(self, key: bytes) -> torch.Tensor:
         """The ``num_bits`` carriers ``[L,T,T]`` (orthogonal, unit RMS) of ``key`` (cached per key)."""
         return keyed_tiles(key, self.config.num_bits, self.config.tile, self.spectrum)
@@ -102,21 +116,21 @@ class WatermarkModel(nn.Module):
         t, r = self.config.tile, self.config.grid // self.config.tile
         return maps.reshape(*maps.shape[:-2], r, t, r, t).sum(dim=(-4, -2))
 
-    @staticmethod
-    def _warp(w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
-        """Whitened maps ``[B,1,g,g]`` resampled under per-image alignments ``[B,K,2,3]``: ``[B,K,g,g]``."""
-        b, k, g = w.shape[0], thetas.shape[1], w.shape[-1]
+    def _warp(self, w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
+        """Whitened maps ``[B,1,h,h]`` (any size) resampled on the grid under per-image
+        alignments ``[B,K,2,3]``: ``[B,K,g,g]``."""
+        b, k, g = w.shape[0], thetas.shape[1], self.config.grid
         grid = F.affine_grid(thetas.reshape(b * k, 2, 3), [b * k, 1, g, g], align_corners=False)
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
     def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-        """Hill-climb the best grid alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on
-        the four linear terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
+        """Hill-climb the best alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on all
+        six affine terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
         b = w.shape[0]
-        moves = torch.zeros(8, 2, 3, dtype=theta.dtype)
-        for i in range(4):
-            moves[2 * i, i // 2, i % 2], moves[2 * i + 1, i // 2, i % 2] = 1.0, -1.0
+        moves = torch.zeros(12, 2, 3, dtype=theta.dtype)
+        for i in range(6):
+            moves[2 * i, i // 3, i % 3], moves[2 * i + 1, i // 3, i % 3] = 1.0, -1.0
         energy = z.pow(2).mean(dim=1)
         step = self.config.refine_step
         for _ in range(self.config.refine_steps):
@@ -171,34 +185,84 @@ class WatermarkModel(nn.Module):
         return torch.einsum("bkhw,lhw->bkl", self.fold(maps), carriers) / norms.unsqueeze(2)
 
     def z_scores(
-        self, images_s: torch.Tensor, carriers: torch.Tensor, search: bool = True, aspect: float = 1.0
+        self,
+        images_s: torch.Tensor,
+        carriers: torch.Tensor,
+        search: bool = True,
+        aspect: float = 1.0,
+        detail: Callable[[int], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Per-bit z-scores ``[B,L]``: correlation of the whitened image with each carrier over
         the map's norm (about N(0,1) where nothing is embedded).
 
         The identity alignment is tried first. With ``search``, images whose mean squared
-        z-score stays below ``search_threshold`` (cropped, rotated or unmarked) try every
-        configured alignment, keep the one with the largest mean squared z-score and refine it
-        (see :meth:`_refine`). ``aspect`` is the width/height of the images before they were
-        squash-resized (rotations are searched for that shape). The choice of alignment looks
-        only at squared z-scores, never at their signs.
+        z-score stays below ``search_threshold`` (cropped, rotated, bordered or unmarked) try
+        every configured alignment and, with their translations, the alignments that the tile
+        lattice suggests (:func:`provmark.models.sync.lattice_thetas`), keep the one with the
+        largest mean squared z-score (:meth:`_best`) and refine it (see :meth:`_refine`).
+        ``aspect`` is the width/height of the images before they were squash-resized (rotations
+        are searched for that shape); ``detail(size)`` renders the (single) image at a larger
+        internal size, read where the mark was shrunk. The choice of alignment looks only at
+        squared z-scores, never at their signs.
         """
-        w = self.whitener(images_s)
+        w = self.whiten(images_s)
         z = self.correlate(w, carriers)[:, 0]
         if not search:
             return z
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
             grid = self.thetas if aspect == 1.0 or not self.config.angles else alignment_thetas(self.config, aspect)
-            candidates = self.correlate(self._warp(w[weak], grid.unsqueeze(0).expand(len(weak), -1, -1, -1)), carriers)
-            best = candidates.pow(2).mean(dim=2).argmax(dim=1)
             z = z.clone()
-            z[weak] = self._refine(w[weak], grid[best], candidates[torch.arange(len(weak)), best], carriers)
+            for index in weak.tolist():
+                coarse = w[index : index + 1]
+                fine = self.whiten(detail(self.config.fine_size)) if detail is not None and len(w) == 1 else None
+                found = max(self._best(coarse, fine, grid, carriers, shifts=False),
+                            self._best(coarse, fine, lattice_thetas(coarse[0, 0], self.config.tile), carriers, shifts=True),
+                            key=lambda result: float(result[0]))
+                z[index] = self._refine(found[3], found[1][None], found[2][None], carriers)[0]
         return z
 
+    def _best(
+        self, coarse: torch.Tensor, fine: torch.Tensor | None, thetas: torch.Tensor, carriers: torch.Tensor, shifts: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The best of alignments ``thetas`` ``[K,2,3]`` for one image whitened at the internal
+        size (``coarse`` ``[1,1,g,g]``) and, if given, at ``fine_size`` (``fine``, read for the
+        alignments that shrink the mark below ``fine_below``, where it is still resolved):
+        (mean squared z-score, theta ``[2,3]``, z-scores ``[L]``, the whitened map read).
+        With ``shifts``, each alignment's translation is searched too: four half-cell phases,
+        then every whole-cell cyclic shift of the folded tile at once (:func:`best_shift`)."""
+        g = self.config.grid
+        shrunk = torch.linalg.svdvals(thetas[:, :, :2]).min(dim=1).values < self.config.fine_below
+        best = (torch.tensor(-1.0), thetas[0], torch.zeros(len(carriers)), coarse)
+        for source, chosen in ((coarse, thetas[~shrunk]), (fine, thetas[shrunk])):
+            if source is None or not len(chosen):
+                continue
+            if shifts:
+                phases = torch.tensor([[[0.0, 0.0, x / g], [0.0, 0.0, y / g]] for x, y in _HALF_CELLS])
+                chosen = (chosen.unsqueeze(0) + phases.unsqueeze(1)).flatten(0, 1)
+                maps = self._warp(source, chosen.unsqueeze(0))[0]
+                norms = maps.pow(2).sum(dim=(1, 2)).add(1e-12).sqrt()
+                energy, shift, _ = best_shift(self.fold(maps), norms, carriers[-SHIFT_CARRIERS:])
+                k = int(energy.argmax())
+                theta = chosen[k].clone()
+                theta[:, 2] += theta[:, :2] @ (shift[k] * 2.0 / g)
+                z = self.correlate(self._warp(source, theta.view(1, 1, 2, 3)), carriers)[0, 0]
+            else:
+                scores = self.correlate(self._warp(source, chosen.unsqueeze(0)), carriers)[0]
+                k = int(scores.pow(2).mean(dim=1).argmax())
+                theta, z = chosen[k], scores[k]
+            if z.pow(2).mean() > best[0]:
+                best = (z.pow(2).mean(), theta, z, source)
+        return best
+
     def decode_logits(
-        self, images_s: torch.Tensor, carriers: torch.Tensor, search: bool = True, aspect: float = 1.0
+        self,
+        images_s: torch.Tensor,
+        carriers: torch.Tensor,
+        search: bool = True,
+        aspect: float = 1.0,
+        detail: Callable[[int], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Bit logits ``[B,L]`` (> 0 means bit 1) of images ``[B,3,S,S]`` in [0,1] read on
         ``carriers``: scaled z-scores (see :meth:`z_scores`; ``search=False`` is for training)."""
-        return self.logit_scale * self.z_scores(images_s, carriers, search, aspect)
+        return self.logit_scale * self.z_scores(images_s, carriers, search, aspect, detail)

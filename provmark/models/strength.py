@@ -53,7 +53,7 @@ def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tenso
     views = len(thetas)
     grid = F.affine_grid(thetas, [views, 3, *images_s.shape[-2:]], align_corners=False)
     attacked = F.grid_sample(images_s.expand(views, -1, -1, -1), grid, mode="bilinear", align_corners=False)
-    whitened = torch.cat([net.whitener(view) for view in attacked.split(1)])  # one by one: cache-friendly, ~3x faster
+    whitened = torch.cat([net.whiten(view) for view in attacked.split(1)])  # one by one: cache-friendly, ~3x faster
     inverse = torch.linalg.inv(torch.cat([thetas, thetas.new_tensor([[[0.0, 0.0, 1.0]]]).expand(views, 1, 3)], 1))
     back = F.affine_grid(inverse[:, :2], list(whitened.shape), align_corners=False)
     aligned = F.grid_sample(whitened, back, mode="bilinear", align_corners=False)

@@ -103,7 +103,8 @@ def watermark_logits(image: Image.Image, key: bytes, *, model: str = "default") 
     with torch.inference_mode():
         small = internal_image(planes, net.config.size)
         aspect = planes.color.shape[1] / planes.color.shape[0]
-        views = [net.decode_logits(small, carriers, aspect=aspect), net.decode_logits(small, carriers, search=False)]
+        searched = net.decode_logits(small, carriers, aspect=aspect, detail=lambda size: internal_image(planes, size))
+        views = [searched, net.decode_logits(small, carriers, search=False)]
     return torch.cat(views).double().numpy()
 
 
