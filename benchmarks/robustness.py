@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         report["methods"][name] = result
     if "provmark" in wanted:
         notes.append(f"residual picture: {save_residual(provmark, photos, setup['photos'], 20.0)}")
-    notes.append(f"exact-recovery target (>= 0.95) excludes: {', '.join(HARD_ATTACKS)}")
+    notes.append(f"exact-recovery target (>= 0.95) excludes: {', '.join(HARD_ATTACKS) or 'nothing'}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)

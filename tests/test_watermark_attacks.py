@@ -26,4 +26,11 @@ def test_every_attack_changes_the_image_as_named(photo_paths: list[Path]) -> Non
     assert max(sizes["resize512"]) == 512
     assert abs(sizes["crop50"][0] * sizes["crop50"][1] / (w * h) - 0.5) < 0.01
     assert abs(sizes["crop80"][0] * sizes["crop80"][1] / (w * h) - 0.8) < 0.01
+    assert abs(sizes["crop70-topleft"][0] * sizes["crop70-topleft"][1] / (w * h) - 0.7) < 0.01
+    assert sizes["band55"][0] == w and abs(sizes["band55"][1] / h - 0.55) < 0.01
+    assert sizes["border10"] == (w + 2 * round(0.1 * w), h + 2 * round(0.1 * h))
+    assert sizes["mirror"] == sizes["rotate15"] == (w, h)
+    assert min(sizes["downscale0.25"]) == 128 or sizes["downscale0.25"] == (round(w / 4), round(h / 4))
+    mirrored = np.asarray(attack_by_name("mirror").apply(photo, rng))
+    assert np.array_equal(mirrored[:, ::-1], np.asarray(photo))
     assert attack_by_name("jpeg50").name == "jpeg50"

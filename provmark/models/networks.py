@@ -12,6 +12,7 @@ nothing about what a mark looks like.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -51,6 +52,14 @@ def alignment_thetas(config: ModelConfig, aspect: float = 1.0) -> torch.Tensor:
         turns = [[[1.0, a, 0.0], [b, 1.0, 0.0]] for a in config.shears for b in config.shears]
     thetas = [identity] + [t for t in zooms + turns if t != identity]
     return torch.tensor(thetas)
+
+
+@functools.lru_cache(maxsize=2)
+def search_grid(config: ModelConfig, aspect: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The configured alignments ``[K,2,3]`` for ``aspect`` and their sampling grids
+    ``[K,g,g,2]`` (cached: every weak image of that shape searches them)."""
+    thetas = alignment_thetas(config, aspect)
+    return thetas, F.affine_grid(thetas, [len(thetas), 1, config.grid, config.grid], align_corners=False)
 
 
 class Whitener(nn.Module):
@@ -98,7 +107,6 @@ class WatermarkModel(nn.Module):
         self.whitener = Whitener(config)
         self.logit_scale = nn.Parameter(torch.tensor(1.0))
         self.register_buffer("spectrum", torch.ones(config.spectrum_bins))
-        self.register_buffer("thetas", alignment_thetas(config), persistent=False)
 
     def whiten(self, images_s: torch.Tensor) -> torch.Tensor:
         """Whitened maps ``[B,1,g,g]`` with outliers (edges, borders, clipped areas) clamped to
@@ -207,37 +215,59 @@ class WatermarkModel(nn.Module):
         """
         w = self.whiten(images_s)
         z = self.correlate(w, carriers)[:, 0]
-        if not search:
-            return z
+        return self._search(w, z, carriers, aspect, detail) if search else z
+
+    def decode_views(
+        self, image_s: torch.Tensor, carriers: torch.Tensor, aspect: float, detail: Callable[[int], torch.Tensor]
+    ) -> torch.Tensor:
+        """Logits ``[2,L]`` of one image ``[1,3,S,S]``: with the alignment search
+        (:meth:`z_scores`), then at the identity alignment alone (the search can lock onto the
+        host's own texture, and the unaligned reading then still holds the mark)."""
+        w = self.whiten(image_s)
+        z = self.correlate(w, carriers)[:, 0]
+        return self.logit_scale * torch.cat([self._search(w, z, carriers, aspect, detail), z])
+
+    def _search(
+        self, w: torch.Tensor, z: torch.Tensor, carriers: torch.Tensor, aspect: float,
+        detail: Callable[[int], torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """:meth:`z_scores` past the identity: ``z`` ``[B,L]`` with the weak rows searched."""
         weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
         if len(weak):
-            grid = self.thetas if aspect == 1.0 or not self.config.angles else alignment_thetas(self.config, aspect)
+            grid = search_grid(self.config, aspect if self.config.angles else 1.0)
             z = z.clone()
             for index in weak.tolist():
                 coarse = w[index : index + 1]
                 fine = self.whiten(detail(self.config.fine_size)) if detail is not None and len(w) == 1 else None
-                found = max(self._best(coarse, fine, grid, carriers, shifts=False),
-                            self._best(coarse, fine, lattice_thetas(coarse[0, 0], self.config.tile), carriers, shifts=True),
+                found = max(self._best(coarse, fine, grid[0], carriers, samplers=grid[1]),
+                            self._best(coarse, fine, lattice_thetas(coarse[0, 0], self.config.tile), carriers),
                             key=lambda result: float(result[0]))
                 z[index] = self._refine(found[3], found[1][None], found[2][None], carriers)[0]
         return z
 
     def _best(
-        self, coarse: torch.Tensor, fine: torch.Tensor | None, thetas: torch.Tensor, carriers: torch.Tensor, shifts: bool
+        self,
+        coarse: torch.Tensor,
+        fine: torch.Tensor | None,
+        thetas: torch.Tensor,
+        carriers: torch.Tensor,
+        samplers: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The best of alignments ``thetas`` ``[K,2,3]`` for one image whitened at the internal
         size (``coarse`` ``[1,1,g,g]``) and, if given, at ``fine_size`` (``fine``, read for the
         alignments that shrink the mark below ``fine_below``, where it is still resolved):
         (mean squared z-score, theta ``[2,3]``, z-scores ``[L]``, the whitened map read).
-        With ``shifts``, each alignment's translation is searched too: four half-cell phases,
+        Given their ``samplers`` (sampling grids, :func:`search_grid`), the alignments are read
+        as they are; otherwise each one's translation is searched too: four half-cell phases,
         then every whole-cell cyclic shift of the folded tile at once (:func:`best_shift`)."""
         g = self.config.grid
         shrunk = torch.linalg.svdvals(thetas[:, :, :2]).min(dim=1).values < self.config.fine_below
         best = (torch.tensor(-1.0), thetas[0], torch.zeros(len(carriers)), coarse)
-        for source, chosen in ((coarse, thetas[~shrunk]), (fine, thetas[shrunk])):
+        for source, keep in ((coarse, ~shrunk), (fine, shrunk)):
+            chosen = thetas[keep]
             if source is None or not len(chosen):
                 continue
-            if shifts:
+            if samplers is None:
                 phases = torch.tensor([[[0.0, 0.0, x / g], [0.0, 0.0, y / g]] for x, y in _HALF_CELLS])
                 chosen = (chosen.unsqueeze(0) + phases.unsqueeze(1)).flatten(0, 1)
                 maps = self._warp(source, chosen.unsqueeze(0))[0]
@@ -248,7 +278,8 @@ class WatermarkModel(nn.Module):
                 theta[:, 2] += theta[:, :2] @ (shift[k] * 2.0 / g)
                 z = self.correlate(self._warp(source, theta.view(1, 1, 2, 3)), carriers)[0, 0]
             else:
-                scores = self.correlate(self._warp(source, chosen.unsqueeze(0)), carriers)[0]
+                maps = F.grid_sample(source.expand(len(chosen), -1, -1, -1), samplers[keep], align_corners=False)
+                scores = self.correlate(maps.transpose(0, 1), carriers)[0]
                 k = int(scores.pow(2).mean(dim=1).argmax())
                 theta, z = chosen[k], scores[k]
             if z.pow(2).mean() > best[0]:

@@ -31,7 +31,7 @@ class StrengthPolicy:
     predicted raw bit error rate every view must reach (the BCH code corrects 10 of 127).
     """
 
-    minimum: float = 0.8
+    minimum: float = 1.0
     maximum: float = 1.6
     target_ber: float = 0.03
     views: tuple[tuple[float, float], ...] = ((1.118, 2.0),)

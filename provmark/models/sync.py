@@ -24,7 +24,7 @@ PERIOD_RANGE = (0.75, 2.1)
 MAX_SLANT = 0.55
 #: Candidates kept per lattice vector, and lattices (pairs of them) tried.
 TOP = 24
-PAIRS = 2
+PAIRS = 3
 _FLATTEN = 7
 _LOW_CUT = 0.03
 _HARMONICS = 3

@@ -21,7 +21,7 @@ from provmark.watermark.calibration import DEFAULT_P_THRESHOLD
 from provmark.watermark.decision import DecodeResult, detect, raw_bits
 from provmark.watermark.banded import apply_residual, internal_view
 from provmark.watermark.pilots import CARRIED_BITS, carried_bits, upright_views
-from provmark.watermark.pixels import internal_image
+from provmark.watermark.pixels import PRESCALE, internal_image, reduced
 from provmark.watermark.planes import split_image
 
 
@@ -100,12 +100,11 @@ def watermark_logits(image: Image.Image, key: bytes, *, model: str = "default") 
     net = _model(model)
     carriers = net.carriers(key)
     planes = split_image(image)
+    aspect = planes.color.shape[1] / planes.color.shape[0]
+    view = reduced(planes, PRESCALE * net.config.size)  # enough pixels for every internal size read
     with torch.inference_mode():
-        small = internal_image(planes, net.config.size)
-        aspect = planes.color.shape[1] / planes.color.shape[0]
-        searched = net.decode_logits(small, carriers, aspect=aspect, detail=lambda size: internal_image(planes, size))
-        views = [searched, net.decode_logits(small, carriers, search=False)]
-    return torch.cat(views).double().numpy()
+        views = net.decode_views(internal_image(view, net.config.size), carriers, aspect, lambda size: internal_image(view, size))
+    return views.double().numpy()
 
 
 def payload_logits(image: Image.Image, key: bytes, *, model: str = "default") -> np.ndarray:

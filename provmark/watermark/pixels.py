@@ -6,6 +6,7 @@ Mode handling (which planes are marked, what comes back) is in :mod:`provmark.wa
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -25,6 +26,19 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def reduced(planes: Planes, limit: int) -> Planes:
+    """``planes`` with 8-bit colour larger than ``limit`` brought down to it in integer
+    arithmetic (as :func:`internal_image` does), to render several internal sizes from once."""
+    height, width = planes.color.shape[:2]
+    if planes.max_value != 255 or max(height, width) <= limit:
+        return planes
+    data = _as_tensor(planes.color)
+    full = (data.unsqueeze(-1) if planes.gray else data).permute(2, 0, 1).unsqueeze(0)
+    small = F.interpolate(full, size=(min(height, limit), min(width, limit)), mode="bilinear", antialias=True)
+    color = small[0].permute(1, 2, 0).numpy()
+    return replace(planes, color=color[..., 0] if planes.gray else color, alpha=None)
 
 
 def internal_image(planes: Planes, size: int) -> torch.Tensor:
