@@ -77,3 +77,19 @@ def test_a_negated_mark_is_rejected(marks) -> None:
 def test_pilots_are_keyed() -> None:
     assert pilot_bits(KEY).shape == (16,)
     assert not np.array_equal(pilot_bits(KEY), pilot_bits(bytes(32)))
+
+
+@pytest.mark.parametrize("attack", ["mirror", "crop70-topleft", "border10", "rotate10"])
+def test_geometry_beyond_centred_crops(marks, attack: str) -> None:
+    """The tile lattice (mirror, off-centre crop), zoom-outs read at a finer size (border) and
+    the wider rotation search bring the payload back; the unmarked originals stay undetected."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.attacks import attack_by_name
+
+    apply = attack_by_name(attack).apply
+    found = [decode_watermark(apply(marked, np.random.default_rng(0)), KEY).payload == payload for _, payload, marked in marks]
+    assert sum(found) >= len(marks) - 1, found
+    for photo, _, _ in marks:
+        assert not decode_watermark(apply(photo, np.random.default_rng(0)), KEY).detected

@@ -107,6 +107,9 @@ class WatermarkModel(nn.Module):
         self.whitener = Whitener(config)
         self.logit_scale = nn.Parameter(torch.tensor(1.0))
         self.register_buffer("spectrum", torch.ones(config.spectrum_bins))
+        # Off-centre crops keeping the aspect ratio: every other magnification, translation searched.
+        zooms = [z for z in config.zooms if z > 1.0][::2]
+        self._shifted_zooms = torch.tensor([[[z, 0.0, 0.0], [0.0, z, 0.0]] for z in zooms]).reshape(-1, 2, 3)
 
     def whiten(self, images_s: torch.Tensor) -> torch.Tensor:
         """Whitened maps ``[B,1,g,g]`` with outliers (edges, borders, clipped areas) clamped to
@@ -239,8 +242,9 @@ class WatermarkModel(nn.Module):
             for index in weak.tolist():
                 coarse = w[index : index + 1]
                 fine = self.whiten(detail(self.config.fine_size)) if detail is not None and len(w) == 1 else None
+                shifted = torch.cat([lattice_thetas(coarse[0, 0], self.config.tile), self._shifted_zooms])
                 found = max(self._best(coarse, fine, grid[0], carriers, samplers=grid[1]),
-                            self._best(coarse, fine, lattice_thetas(coarse[0, 0], self.config.tile), carriers),
+                            self._best(coarse, fine, shifted, carriers),
                             key=lambda result: float(result[0]))
                 z[index] = self._refine(found[3], found[1][None], found[2][None], carriers)[0]
         return z

@@ -98,7 +98,10 @@ def lattice_thetas(w: torch.Tensor, tile: int) -> torch.Tensor:
     whitened map ``[g,g]`` (each refined to an eighth of a cell) and onto the unmoved lattice
     (pure shifts), each also mirrored."""
     r = flattened_autocorrelation(w)
-    first, second = _axis_candidates(r, tile, 0), _axis_candidates(r, tile, 1)
+    unmoved = (torch.tensor([float(tile), 0.0]), torch.tensor([0.0, float(tile)]))
+    # The unmoved vectors compete too: a band cropped across the full width keeps the x period.
+    first = torch.cat([_axis_candidates(r, tile, 0), unmoved[0][None]])
+    second = torch.cat([_axis_candidates(r, tile, 1), unmoved[1][None]])
     v1 = first.repeat_interleave(len(second), dim=0)
     v2 = second.repeat(len(first), 1)
     order = _lattice_scores(r, v1, v2).argsort(descending=True)[:PAIRS]
@@ -108,7 +111,7 @@ def lattice_thetas(w: torch.Tensor, tile: int) -> torch.Tensor:
             a = a + _STEPS[_lattice_scores(r, a + _STEPS, b.expand(len(_STEPS), 2)).argmax()]
             b = b + _STEPS[_lattice_scores(r, a.expand(len(_STEPS), 2), b + _STEPS).argmax()]
         lattices.append((a, b))
-    lattices.append((torch.tensor([float(tile), 0.0]), torch.tensor([0.0, float(tile)])))
+    lattices.append(unmoved)
     thetas = []
     for a, b in lattices:
         linear = torch.stack([a, b], dim=1) / tile
