@@ -188,7 +188,7 @@ def evaluate(method, photos: list[Image.Image], seed: int) -> dict:
             stats[attack.name]["bits"] += reading.bit_accuracy
             wrong_key += reading.detected_with_wrong_key
             if isinstance(method, Provmark):
-                false += method.read(attack.apply(photo, arng), payload).detected
+                false += method.decode(attack.apply(photo, arng)).detected
         print(f"  {method.name}: {index + 1}/{len(photos)}", file=sys.stderr, flush=True)
     n = len(photos)
     result = {
