@@ -143,7 +143,9 @@ def test_refusals_modes_and_failed_verify(tmp_path: Path, catalog: tuple[Path, P
     gray = Image.open(dst / "c_gray.jpg")
     assert gray.mode == "RGB" and "icc_profile" not in gray.info  # a gray profile does not fit RGB pixels
     code, reports = _attribute(runner, reg, [dst / "a_rgba.png", dst / "c_gray.jpg"], "--channel")
-    assert code == 0 and all(_found(r) == {"alice": ["full", "channel"]} for r in reports)
+    # The whole-image mark is also read from sub-regions (the decoder undoes off-centre crops).
+    assert code == 0 and all(list(_found(r)) == ["alice"] for r in reports)
+    assert all({"full", "channel"} <= set(_found(r)["alice"]) for r in reports)
 
     faint = runner.invoke(main, ["mark", str(src / "alice"), str(tmp_path / "faint"), "--registry", str(reg),
                                  "--concept", "alice", "--verify", "--channel", "0.3"])  # fmt: skip
