@@ -19,9 +19,9 @@ from provmark.watermark.planes import merge_image, split_image, pixel_array
 def _residual(image: Image.Image) -> tuple[object, torch.Tensor]:
     net = load_model("default")
     planes = split_image(image)
-    bits = torch.from_numpy(np.random.default_rng(0).integers(0, 2, (1, 128)).astype(np.float32))
+    bits = torch.from_numpy(np.random.default_rng(0).integers(0, 2, (1, net.config.num_bits)).astype(np.float32))
     with torch.inference_mode():
-        return planes, net.residual(internal_image(planes, net.config.size), bits)
+        return planes, net.residual(internal_image(planes, net.config.size), bits, net.carriers(bytes(range(32))))
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA", "P", "CMYK"])
