@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.attribute import expand_inputs
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
-import provmark
 from provmark.detect.audit import ALL_SAMPLES, MARKS, AuditReport
 from provmark.watermark.concept_channel import DEFAULT_GRID
 
