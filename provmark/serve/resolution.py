@@ -17,7 +17,8 @@ Manifest ids are the watermark payloads in hex.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,6 +27,8 @@ from provmark.c2pa.manifest import SOFT_BINDING_ALG
 from provmark.serve.engine import Match
 from provmark.serve.errors import ApiError
 from provmark.serve.limits import read_body
+
+T = TypeVar("T")
 
 router = APIRouter(tags=["soft binding resolution"])
 
@@ -100,12 +103,7 @@ async def by_content(request: Request) -> JSONResponse:
 async def manifest(request: Request, manifest_id: str) -> Response:
     """The manifest store kept under ``manifest_id``."""
     service = _state(request)
-    try:
-        data = await service.gate.run(lambda: service.engine.manifest(manifest_id))
-    except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
-    if data is None:
-        raise ApiError(404, "not_found", f"no manifest {manifest_id} in this store")
+    data = await _lookup(service, lambda: service.engine.manifest(manifest_id), f"no manifest {manifest_id} in this store")
     return Response(data, media_type="application/c2pa")
 
 
@@ -113,13 +111,21 @@ async def manifest(request: Request, manifest_id: str) -> Response:
 async def thumbnail(request: Request, manifest_id: str) -> Response:
     """provmark extension: what was signed (the manifest's thumbnail, else the fingerprint's gray preview)."""
     service = _state(request)
+    found = await _lookup(
+        service, lambda: service.engine.thumbnail(manifest_id), f"no thumbnail for manifest {manifest_id} in this store"
+    )
+    return Response(found[0], media_type=found[1])
+
+
+async def _lookup(service: Any, find: Callable[[], T | None], missing: str) -> T:
+    """Run a store lookup on the worker pool: 400 for a malformed id, 404 with ``missing`` when absent."""
     try:
-        found = await service.gate.run(lambda: service.engine.thumbnail(manifest_id))
+        found = await service.gate.run(find)
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     if found is None:
-        raise ApiError(404, "not_found", f"no thumbnail for manifest {manifest_id} in this store")
-    return Response(found[0], media_type=found[1])
+        raise ApiError(404, "not_found", missing)
+    return found
 
 
 @router.get("/services/supportedAlgorithms")
