@@ -17,7 +17,8 @@ Images are PIL images, numpy arrays, file bytes or paths. Subpackages: ``waterma
 torch-free coding core; the neural mark in ``watermark.marking``), ``models`` (torch networks,
 training, shipped weights), ``c2pa`` (wraps c2pa-python), ``metadata`` (XMP/EXIF disclosure),
 ``signing``, ``concepts`` (registry, catalog marking), ``detect`` (verification, attribution),
-``io`` (image files), ``cli`` (the ``provmark`` command).
+``io`` (image files), ``cli`` (the ``provmark`` command); ``provmark.api`` lists the whole public
+API, and what is not in it is internal.
 """
 
 from __future__ import annotations
@@ -27,60 +28,76 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS = {
-    "sign": "provmark.signing.signer",
-    "verify": "provmark.detect.verify",
-    "embed": "provmark.api",
-    "decode": "provmark.api",
-    "mark_image": "provmark.api",
-    "attribute": "provmark.api",
-    "audit": "provmark.detect.audit",
-    "Signer": "provmark.signing.signer",
-    "Verifier": "provmark.detect.verify",
-    "Keys": "provmark.keys",
-    "load_keys": "provmark.keys",
-    "init_keys": "provmark.keys",
-    "load_watermark_key": "provmark.keys",
-    "Registry": "provmark.concepts.registry",
-    "ConceptSpec": "provmark.concepts.registry",
-    "Disclosure": "provmark.metadata.disclosure",
-    "SigningIdentity": "provmark.c2pa.identity",
-    "load_identity": "provmark.c2pa.identity",
-    "callback_identity": "provmark.c2pa.identity",
-    "SignedImage": "provmark.signing.image",
-    "VerificationReport": "provmark.detect.report",
-    "DecodeResult": "provmark.watermark.decision",
-    "AttributionReport": "provmark.detect.attribution",
-    "ConceptHit": "provmark.detect.attribution",
-    "AuditReport": "provmark.detect.audit",
-    "ConceptAudit": "provmark.detect.audit",
-    "ProvmarkError": "provmark.errors",
-}
+#: What ``provmark`` exports: what a pipeline needs. They and the rest of the public API (files,
+#: catalogs, training runs, Ray batches, the web service) are listed in :mod:`provmark.api`.
+_FRONT_DOOR = (
+    "sign",
+    "verify",
+    "embed",
+    "decode",
+    "mark_image",
+    "attribute",
+    "audit",
+    "Signer",
+    "Verifier",
+    "Keys",
+    "load_keys",
+    "init_keys",
+    "load_watermark_key",
+    "Registry",
+    "ConceptSpec",
+    "Disclosure",
+    "SigningIdentity",
+    "load_identity",
+    "callback_identity",
+    "SignedImage",
+    "VerificationReport",
+    "DecodeResult",
+    "AttributionReport",
+    "ConceptHit",
+    "AuditReport",
+    "ConceptAudit",
+    "ProvmarkError",
+)
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_FRONT_DOOR]
 
 if TYPE_CHECKING:
-    from provmark.api import attribute, decode, embed, mark_image
-    from provmark.c2pa.identity import SigningIdentity, callback_identity, load_identity
-    from provmark.concepts.registry import ConceptSpec, Registry
-    from provmark.detect.attribution import AttributionReport, ConceptHit
-    from provmark.detect.audit import AuditReport, ConceptAudit, audit
-    from provmark.detect.report import VerificationReport
-    from provmark.detect.verify import Verifier, verify
-    from provmark.errors import ProvmarkError
-    from provmark.keys import Keys, init_keys, load_keys, load_watermark_key
-    from provmark.metadata.disclosure import Disclosure
-    from provmark.signing.image import SignedImage
-    from provmark.signing.signer import Signer, sign
-    from provmark.watermark.decision import DecodeResult
+    from provmark.api import (
+        AttributionReport,
+        AuditReport,
+        ConceptAudit,
+        ConceptHit,
+        ConceptSpec,
+        DecodeResult,
+        Disclosure,
+        Keys,
+        ProvmarkError,
+        Registry,
+        SignedImage,
+        Signer,
+        SigningIdentity,
+        VerificationReport,
+        Verifier,
+        attribute,
+        audit,
+        callback_identity,
+        decode,
+        embed,
+        init_keys,
+        load_identity,
+        load_keys,
+        load_watermark_key,
+        mark_image,
+        sign,
+        verify,
+    )
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in _FRONT_DOOR:
         raise AttributeError(f"module 'provmark' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module("provmark.api"), name)
     globals()[name] = value
     return value
 

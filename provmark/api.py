@@ -1,137 +1,158 @@
-"""Front-door calls on pixels: the watermark and concept marks, in one call each.
+"""The public API: every name a pipeline, a tool or the ``provmark`` command needs, in one table.
 
-They take any :data:`~provmark.io.images.ImageInput` (PIL image, numpy array, file bytes,
-path), keys and registries as objects or paths, and are re-exported by :mod:`provmark`
-(``sign``/``Signer`` and ``verify``/``Verifier`` live beside the code they drive)::
+:mod:`provmark` exports the few a pipeline needs (signing, verifying, the watermark and concept
+marks, keys, registries, their results); this module holds those and what tools built on
+provmark need beyond them: files, catalogs, training runs, Ray batches, the web service, and the
+vocabularies their options take. Each name is imported on first use, so ``import provmark.api``
+loads no torch until a name that touches pixels is used. Names not listed here are internal.
 
-    import provmark
+Mark a file, a catalog folder, train a model::
 
-    marked = provmark.embed(image, "0123456789abcdef", "keys")
-    provmark.decode(marked, "keys").payload.hex()               # '0123456789abcdef'
+    from provmark.api import FixedConcepts, Registry, TrainConfig, embed_file, mark_catalog, train_model
+
+    embed_file("photo.jpg", "out/photo.jpg", "0123456789abcdef", "keys")   # same format, metadata kept
+    with Registry.open("catalog.db") as registry:                              # marked copies, recorded
+        summary = mark_catalog("photos", "marked", registry, FixedConcepts(("red-fox",)))
+    state = train_model("runs/v3", TrainConfig(data="photos"))                # resumable run folder
+
+Attribute or verify many files on a Ray cluster::
+
+    from provmark.api import Verifier, verify_on_ray
+
+    for path, report in verify_on_ray(paths, Verifier(keys="keys").options, address="auto"):
+        ...
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from collections.abc import Iterator, Sequence
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
+# public name -> module that defines it; the first block is what ``provmark`` itself exports.
+_EXPORTS = {
+    # pipeline
+    "sign": "provmark.signing.signer",
+    "verify": "provmark.detect.verify",
+    "embed": "provmark.pixels",
+    "decode": "provmark.pixels",
+    "mark_image": "provmark.pixels",
+    "attribute": "provmark.pixels",
+    "audit": "provmark.detect.audit",
+    "Signer": "provmark.signing.signer",
+    "Verifier": "provmark.detect.verify",
+    "Keys": "provmark.keys",
+    "load_keys": "provmark.keys",
+    "init_keys": "provmark.keys",
+    "load_watermark_key": "provmark.keys",
+    "Registry": "provmark.concepts.registry",
+    "ConceptSpec": "provmark.concepts.registry",
+    "Disclosure": "provmark.metadata.disclosure",
+    "SigningIdentity": "provmark.c2pa.identity",
+    "load_identity": "provmark.c2pa.identity",
+    "callback_identity": "provmark.c2pa.identity",
+    "SignedImage": "provmark.signing.image",
+    "VerificationReport": "provmark.detect.report",
+    "DecodeResult": "provmark.watermark.decision",
+    "AttributionReport": "provmark.detect.attribution",
+    "ConceptHit": "provmark.detect.attribution",
+    "AuditReport": "provmark.detect.audit",
+    "ConceptAudit": "provmark.detect.audit",
+    "ProvmarkError": "provmark.errors",
+    # files and vocabularies
+    "ImageInput": "provmark.io.images",
+    "embed_file": "provmark.pixels",
+    "parse_payload": "provmark.pixels",
+    "prepare_out_dir": "provmark.io.atomic",
+    "KeyPaths": "provmark.keys",
+    "PAYLOAD_BYTES": "provmark.watermark.codec",
+    "DEFAULT_GRID": "provmark.watermark.concept_channel",
+    "CREATOR_TYPES": "provmark.metadata.disclosure",
+    "SOURCE_TYPES": "provmark.metadata.vocab",
+    "TRAINING_MINING": "provmark.metadata.vocab",
+    "ALL_SAMPLES": "provmark.detect.audit",
+    "MARKS": "provmark.detect.audit",
+    # concept registries and catalogs
+    "ImageRecord": "provmark.concepts.registry",
+    "CsvRowsError": "provmark.concepts.tables",
+    "read_concept_csv": "provmark.concepts.tables",
+    "read_concept_map": "provmark.concepts.tables",
+    "LAYOUTS": "provmark.concepts.layout",
+    "layout_size": "provmark.concepts.layout",
+    "MarkOptions": "provmark.concepts.marker",
+    "ConceptSource": "provmark.concepts.sources",
+    "FixedConcepts": "provmark.concepts.sources",
+    "MappedConcepts": "provmark.concepts.sources",
+    "FolderConcepts": "provmark.concepts.sources",
+    "check_known": "provmark.concepts.sources",
+    "is_image_name": "provmark.concepts.catalog",
+    "walk_catalog": "provmark.concepts.catalog",
+    "check_folders": "provmark.concepts.catalog",
+    "count_images": "provmark.concepts.catalog",
+    "mark_catalog": "provmark.concepts.catalog",
+    "Outcome": "provmark.concepts.catalog",
+    "CatalogSummary": "provmark.concepts.catalog",
+    # training runs
+    "train_model": "provmark.runs",
+    "TrainConfig": "provmark.models.training",
+    "TrainState": "provmark.models.training",
+    "ModelConfig": "provmark.models.config",
+    # Ray batches and the web service
+    "attribute_on_ray": "provmark.cluster",
+    "verify_on_ray": "provmark.cluster",
+    "Engine": "provmark.serve",
+    "Limits": "provmark.serve",
+    "create_app": "provmark.serve",
+}
 
-from provmark.concepts.marker import mark_concepts
-from provmark.concepts.registry import Registry
-from provmark.detect.attribution import AttributionReport, attribute_image
-from provmark.errors import WatermarkError
-from provmark.io.images import ImageInput, load_image
-from provmark.keys import Keys, load_watermark_key
-from provmark.watermark.codec import PAYLOAD_BYTES
-from provmark.watermark.concept_channel import DEFAULT_GRID
-from provmark.watermark.decision import DecodeResult
-from provmark.watermark.marking import decode_watermark, embed_watermark_with_strength
+__all__ = sorted(_EXPORTS)
 
-KeyInput = bytes | Keys | str | os.PathLike
-RegistryInput = Registry | str | os.PathLike
-
-#: Key of the strength :func:`embed` applied, in the returned image's ``info``.
-STRENGTH_INFO = "provmark_strength"
-
-
-def embed(
-    image: ImageInput,
-    payload: bytes | str,
-    key: KeyInput,
-    *,
-    strength: float = 1.0,
-    adaptive: bool = True,
-    model: str = "default",
-) -> Image.Image:
-    """A copy of ``image`` carrying an 8-byte ``payload`` (bytes or 16 hex digits) under ``key``.
-
-    ``key`` is the key's bytes, a keys folder, a ``watermark.key`` file or :class:`Keys`. Size,
-    aspect ratio and mode are kept; ``marked.info["provmark_strength"]`` is the strength applied
-    (``strength`` times the per-image closed-loop strength unless ``adaptive=False``).
-
-    >>> marked = embed(image, "0123456789abcdef", "keys")  # doctest: +SKIP
-    """
-    data = _payload(payload)
-    marked, applied = embed_watermark_with_strength(
-        load_image(image).image, data, load_watermark_key(key), strength=strength, adaptive=adaptive, model=model
+if TYPE_CHECKING:
+    from provmark.c2pa.identity import SigningIdentity, callback_identity, load_identity
+    from provmark.cluster import attribute_on_ray, verify_on_ray
+    from provmark.concepts.catalog import (
+        CatalogSummary,
+        Outcome,
+        check_folders,
+        count_images,
+        is_image_name,
+        mark_catalog,
+        walk_catalog,
     )
-    marked.info[STRENGTH_INFO] = applied
-    return marked
+    from provmark.concepts.layout import LAYOUTS, layout_size
+    from provmark.concepts.marker import MarkOptions
+    from provmark.concepts.registry import ConceptSpec, ImageRecord, Registry
+    from provmark.concepts.sources import ConceptSource, FixedConcepts, FolderConcepts, MappedConcepts, check_known
+    from provmark.concepts.tables import CsvRowsError, read_concept_csv, read_concept_map
+    from provmark.detect.attribution import AttributionReport, ConceptHit
+    from provmark.detect.audit import ALL_SAMPLES, MARKS, AuditReport, ConceptAudit, audit
+    from provmark.detect.report import VerificationReport
+    from provmark.detect.verify import Verifier, verify
+    from provmark.errors import ProvmarkError
+    from provmark.io.atomic import prepare_out_dir
+    from provmark.io.images import ImageInput
+    from provmark.keys import KeyPaths, Keys, init_keys, load_keys, load_watermark_key
+    from provmark.metadata.disclosure import CREATOR_TYPES, Disclosure
+    from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
+    from provmark.models.config import ModelConfig
+    from provmark.models.training import TrainConfig, TrainState
+    from provmark.pixels import attribute, decode, embed, embed_file, mark_image, parse_payload
+    from provmark.runs import train_model
+    from provmark.serve import Engine, Limits, create_app
+    from provmark.signing.image import SignedImage
+    from provmark.signing.signer import Signer, sign
+    from provmark.watermark.codec import PAYLOAD_BYTES
+    from provmark.watermark.concept_channel import DEFAULT_GRID
+    from provmark.watermark.decision import DecodeResult
 
 
-def decode(image: ImageInput, key: KeyInput, *, model: str = "default") -> DecodeResult:
-    """Read the watermark ``key`` put into ``image``: ``detected``, ``payload``, ``p_value``.
-
-    >>> decode(marked, "keys").payload.hex()  # doctest: +SKIP
-    '0123456789abcdef'
-    """
-    return decode_watermark(load_image(image).image, load_watermark_key(key), model=model)
-
-
-def mark_image(
-    image: ImageInput,
-    registry: RegistryInput,
-    concept: str | Sequence[str],
-    *,
-    layout: str = "auto",
-    strength: float = 1.0,
-    channel: float | None = None,
-    channel_grid: int = DEFAULT_GRID,
-    training_mark: float | None = None,
-) -> Image.Image:
-    """A copy of ``image`` marked with a registered concept (or one per region, for several).
-
-    ``channel`` adds the concept channel at that many 8-bit levels (for training copies), and
-    ``training_mark`` the invisible training mark at that level (e.g. 2.0). Each region's neural
-    mark gets one of the registry's keyed variants at random. In memory nothing is recorded in the
-    registry (``provmark mark`` records catalog files and their variants).
-
-    >>> marked = mark_image(photo, "catalog.db", "red-fox")  # doctest: +SKIP
-    """
-    names = [concept] if isinstance(concept, str) else list(concept)
-    with _opened(registry) as reg:
-        payloads = [reg.payload(reg.require(name)) for name in names]
-        marked, _, _ = mark_concepts(
-            load_image(image).image, payloads, reg.watermark_key, layout=layout, strength=strength,
-            channel=channel, channel_grid=channel_grid, training_mark=training_mark,
-            variants=[secrets.randbelow(reg.variants) for _ in payloads],
-        )  # fmt: skip
-    return marked
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'provmark.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
-def attribute(image: ImageInput, registry: RegistryInput, *, channel_grid: int | None = None) -> AttributionReport:
-    """Which of the registry's concepts ``image`` carries, most likely first, with p-values.
-
-    With ``channel_grid`` the concept channel is read too (e.g. in a generator's output).
-
-    >>> [hit.name for hit in attribute(marked, "catalog.db").concepts]  # doctest: +SKIP
-    ['red-fox']
-    """
-    loaded = load_image(image)
-    with _opened(registry) as reg:
-        hits, tried = attribute_image(loaded.image, reg, channel_grid=channel_grid)
-    return AttributionReport(loaded.name, hits, tried)
-
-
-def _payload(payload: bytes | str) -> bytes:
-    if isinstance(payload, str):
-        try:
-            payload = bytes.fromhex(payload.strip().lower().removeprefix("0x"))
-        except ValueError:
-            raise WatermarkError(f"payload {payload!r} is not hexadecimal") from None
-    if len(payload) != PAYLOAD_BYTES:
-        raise WatermarkError(f"a watermark payload has {PAYLOAD_BYTES} bytes ({2 * PAYLOAD_BYTES} hex digits), got {len(payload)}")
-    return bytes(payload)
-
-
-@contextlib.contextmanager
-def _opened(registry: RegistryInput) -> Iterator[Registry]:
-    """``registry`` itself, or the registry at that path, opened for the call and closed after."""
-    if isinstance(registry, Registry):
-        yield registry
-        return
-    with Registry.open(registry) as reg:
-        yield reg
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

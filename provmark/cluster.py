@@ -190,3 +190,33 @@ def verify_batch(paths: list[Path], options: VerifyOptions) -> list[Verification
             out.append(str(exc))
         _one_torch_thread()
     return out
+
+
+def attribute_on_ray(
+    paths: Iterable[Path], registry: Registry, channel_grid: int | None = None, address: str | None = None
+) -> Iterator[AttributionReport]:
+    """Attribution reports of ``paths``, read on the Ray cluster at ``address``, in input order.
+
+    Only the concepts and the watermark key travel to the workers, not the registry file; a
+    file that cannot be read, or whose task failed, gets a report with the reason as its error.
+
+    >>> with Registry.open("catalog.db") as registry:  # doctest: +SKIP
+    ...     reports = list(attribute_on_ray(paths, registry, address="auto"))
+    """
+    from provmark.detect.attribution import AttributionReport
+
+    shared = (RegistryView.of(registry), registry.codebook(), channel_grid)
+    failed = lambda path, reason: AttributionReport(str(path), error=reason)  # noqa: E731
+    return (report for _, report in map_ordered(attribute_batch, paths, shared, address, failed))
+
+
+def verify_on_ray(
+    paths: Iterable[Path], options: VerifyOptions, address: str | None = None
+) -> Iterator[tuple[Path, VerificationReport | str]]:
+    """Each of ``paths`` with its verification report, or the one-line reason it failed, read on
+    the Ray cluster at ``address``, in input order.
+
+    >>> for path, report in verify_on_ray(paths, Verifier(keys="keys").options, "auto"):  # doctest: +SKIP
+    ...     print(path, report if isinstance(report, str) else report.verified)
+    """
+    return map_ordered(verify_batch, paths, (options,), address, lambda path, reason: reason)

@@ -60,6 +60,10 @@ def init_keys(directory: str | os.PathLike[str], org: str = "provmark", overwrit
 
     Refuses to replace an existing keys folder unless ``overwrite`` is true, since that would
     orphan everything signed with the old keys.
+
+    >>> paths = init_keys("keys", org="Example Org")  # doctest: +SKIP
+    >>> paths.ca, paths.watermark_key  # doctest: +SKIP
+    (PosixPath('keys/ca.pem'), PosixPath('keys/watermark.key'))
     """
     paths = KeyPaths(Path(directory))
     existing = [p for p in (paths.ca, paths.chain, paths.key, paths.watermark_key) if p.exists()]
@@ -118,7 +122,12 @@ def load_keys(directory: str | os.PathLike[str]) -> Keys:
 
 
 def load_watermark_key(source: bytes | Keys | str | os.PathLike[str]) -> bytes:
-    """A watermark key given as its bytes, a loaded :class:`Keys`, a keys folder or a key file."""
+    """A watermark key given as its bytes, a loaded :class:`Keys`, a keys folder or a key file.
+
+    >>> key = load_watermark_key("keys")  # or "keys/watermark.key"  # doctest: +SKIP
+    >>> len(key)  # doctest: +SKIP
+    32
+    """
     if isinstance(source, (bytes, bytearray)):
         return bytes(source)
     keys = source if isinstance(source, Keys) else load_keys(source) if Path(source).is_dir() else None

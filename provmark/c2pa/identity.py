@@ -78,7 +78,12 @@ def alg_for_public_key(key: object) -> str:
 def load_identity(
     cert: str | os.PathLike[str], key: str | os.PathLike[str], password: str | bytes | None = None
 ) -> SigningIdentity:
-    """Load a PEM chain and a PEM private key (optionally password-protected), checking they match."""
+    """Load a PEM chain and a PEM private key (optionally password-protected), checking they match.
+
+    >>> identity = load_identity("chain.pem", "signer.key", password="secret")  # doctest: +SKIP
+    >>> identity.alg  # doctest: +SKIP
+    'es256'
+    """
     cert_path, key_path = Path(cert), Path(key)
     chain_pem, certs = _load_chain(cert_path)
     key_data = _read(key_path, "private key")
@@ -109,6 +114,9 @@ def callback_identity(
     """An identity whose signatures come from ``sign`` (e.g. a KMS or HSM call).
 
     ``alg`` defaults to the one matching the certificate's public key.
+
+    >>> identity = callback_identity(open("chain.pem").read(), kms_client.sign_es256)  # doctest: +SKIP
+    >>> Signer("keys", identity=identity)  # signatures come from the KMS  # doctest: +SKIP
     """
     data = chain_pem.encode("ascii") if isinstance(chain_pem, str) else chain_pem
     try:

@@ -9,11 +9,10 @@ from pathlib import Path
 import click
 
 import provmark
+from provmark.api import DEFAULT_GRID, attribute_on_ray, is_image_name, walk_catalog
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors, ray_option
 from provmark.cli.concepts import registry_option
-from provmark.concepts.catalog import is_image_name, walk_catalog
 from provmark.errors import ProvmarkError
-from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
 def expand_inputs(paths: tuple[Path, ...]) -> Iterator[Path]:
@@ -86,11 +85,7 @@ def attribute(
         if ray_address is None:
             reports = (_attribute(path, reg, grid) for path in expand_inputs(inputs))
         else:
-            from provmark.cluster import RegistryView, attribute_batch, map_ordered
-
-            shared = (RegistryView.of(reg), reg.codebook(), grid)
-            failed = lambda path, reason: provmark.AttributionReport(str(path), error=reason)  # noqa: E731
-            reports = (r for _, r in map_ordered(attribute_batch, expand_inputs(inputs), shared, ray_address, failed))
+            reports = attribute_on_ray(expand_inputs(inputs), reg, grid, ray_address)
         for report in reports:
             failures.total += 1
             if report.error is not None:

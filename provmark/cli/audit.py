@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 
 import provmark
+from provmark.api import ALL_SAMPLES, DEFAULT_GRID, MARKS
 from provmark.cli.attribute import expand_inputs
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors
 from provmark.cli.concepts import registry_option
-from provmark.detect.audit import ALL_SAMPLES, MARKS, AuditReport
-from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
-def _table(report: AuditReport, show_all: bool) -> None:
+def _table(report: provmark.AuditReport, show_all: bool) -> None:
     click.echo(f"{report.samples} samples, {report.tests} tests (concepts x groups), claim at p <= {report.threshold:g}")
     click.echo(f"{'concept':<24} {'group':<16} {'z':>6} {'p-value':>9} {'samples':>8} {'needed':>7}  learned")
     for r in report.results if show_all else report.learned() or report.results[:1]:

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 import provmark
+from provmark.api import CsvRowsError, ImageRecord, read_concept_csv
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, echo_json, fail, one_line_errors
-from provmark.concepts.registry import ImageRecord
-from provmark.concepts.tables import CsvRowsError, read_concept_csv
 
 registry_option = click.option(
     "--registry",

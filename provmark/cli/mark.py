@@ -10,14 +10,25 @@ import click
 from tqdm import tqdm
 
 import provmark
+from provmark.api import (
+    DEFAULT_GRID,
+    LAYOUTS,
+    ConceptSource,
+    CsvRowsError,
+    FixedConcepts,
+    FolderConcepts,
+    MappedConcepts,
+    MarkOptions,
+    Outcome,
+    check_folders,
+    check_known,
+    count_images,
+    layout_size,
+    mark_catalog,
+    read_concept_map,
+)
 from provmark.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, one_line_errors, ray_option
 from provmark.cli.concepts import registry_option
-from provmark.concepts.catalog import Outcome, check_folders, count_images, mark_catalog
-from provmark.concepts.layout import LAYOUTS, layout_size
-from provmark.concepts.marker import MarkOptions
-from provmark.concepts.sources import ConceptSource, FixedConcepts, FolderConcepts, MappedConcepts, check_known
-from provmark.concepts.tables import CsvRowsError, read_concept_map
-from provmark.watermark.concept_channel import DEFAULT_GRID
 
 
 @click.command()

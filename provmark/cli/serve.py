@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+import provmark
 from provmark.cli.common import fail, one_line_errors
 
 #: Environment variable holding the bearer token that enables POST /sign.
@@ -32,13 +33,11 @@ def serve(keys_dir: Path, host: str, port: int, workers: int | None, queue: int,
     try:
         import uvicorn
 
-        from provmark.serve import Engine, Limits, create_app
+        from provmark.api import Engine, Limits, create_app
     except ImportError as exc:
         fail(f"provmark serve needs the [serve] extra (pip install 'provmark[serve]'): {exc}")
     if not keys_dir.exists():
-        from provmark.keys import init_keys
-
-        init_keys(keys_dir, org="provmark service")
+        provmark.init_keys(keys_dir, org="provmark service")
         click.echo(f"created keys in {keys_dir} (CA, signer, watermark key; manifests/ is the store)", err=True)
     token = os.environ.get(TOKEN_ENV) or None
     limits = Limits(

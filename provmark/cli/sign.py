@@ -8,11 +8,9 @@ from pathlib import Path
 import click
 
 import provmark
+from provmark.api import CREATOR_TYPES, SOURCE_TYPES, TRAINING_MINING, prepare_out_dir
 from provmark.cli.common import FailureLog, fail, one_line_errors, warn
 from provmark.errors import ProvmarkError
-from provmark.io import prepare_out_dir
-from provmark.metadata.disclosure import CREATOR_TYPES
-from provmark.metadata.vocab import SOURCE_TYPES, TRAINING_MINING
 
 
 @click.command()

@@ -9,6 +9,7 @@ from dataclasses import replace
 import click
 
 from provmark.cli.common import one_line_errors
+from provmark.errors import ModelError
 
 
 @click.command()
@@ -34,9 +35,7 @@ def train(data: str | None, out: str, steps: int | None, resume: bool, seed: int
           min_crop: int, max_crop: int, size: int | None, grid: int | None, init: str | None, eval_every: int,
           checkpoint_minutes: float, strength_start: float, severity_ramp: float, threads: int) -> None:
     """Train a watermark model; Ctrl-C or SIGTERM saves a checkpoint, --resume continues."""
-    from provmark.errors import ModelError
-    from provmark.models.config import ModelConfig
-    from provmark.models.training import TrainConfig, open_trainer
+    from provmark.api import ModelConfig, TrainConfig, train_model
 
     if not resume and not data:
         raise ModelError("--data is required for a new training run")
@@ -53,10 +52,10 @@ def train(data: str | None, out: str, steps: int | None, resume: bool, seed: int
         if steps is not None:
             config = replace(config, steps=steps)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    trainer = open_trainer(out, config, resume, log=click.echo)
     try:
-        state = trainer.run()
+        state = train_model(out, config, resume=resume, log=click.echo)
     except KeyboardInterrupt:
-        click.echo(f"interrupted; checkpoint saved in {out}; continue with --resume", err=True)
+        # the run logs its checkpoint on the way out ("checkpoint at step N"), unless it had not started
+        click.echo(f"interrupted; continue with: provmark train --out {out} --resume", err=True)
         sys.exit(130)
     click.echo(f"done: step {state.step}, best validation bit accuracy {state.best_score:.4f} at step {state.best_step}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 import provmark
+from provmark.api import verify_on_ray
 from provmark.cli.common import EXIT_NEGATIVE, EXIT_OK, FailureLog, echo_json, one_line_errors, ray_option
 from provmark.errors import ProvmarkError
 
@@ -52,9 +53,7 @@ def _verified(
 ) -> Iterator[tuple[Path, provmark.VerificationReport | str]]:
     """Each input with its report, or the one-line reason it failed, in input order."""
     if ray_address is not None:
-        from provmark.cluster import map_ordered, verify_batch
-
-        yield from map_ordered(verify_batch, inputs, (verifier.options,), ray_address, lambda path, reason: reason)
+        yield from verify_on_ray(inputs, verifier.options, ray_address)
         return
     for path in inputs:
         try:
@@ -87,7 +86,7 @@ def _print_table(reports: list[provmark.VerificationReport], watermark: bool) ->
     click.echo(f"{verified} of {len(reports)} verified (intact manifest from a trusted signer)")
 
 
-def _notes(report: VerificationReport) -> list[str]:
+def _notes(report: provmark.VerificationReport) -> list[str]:
     """What a reader of the table needs to know beyond it: why the manifest could not be
     validated, its failed checks grouped by meaning (ingredients' apart), pixels not checked."""
     notes = []

@@ -7,25 +7,19 @@ from pathlib import Path
 import click
 
 import provmark
-
+from provmark.api import PAYLOAD_BYTES, embed_file, parse_payload
 from provmark.cli.common import EXIT_FAILED, EXIT_NEGATIVE, EXIT_OK, EXIT_USAGE, FailureLog, echo_json, fail, one_line_errors
-from provmark.errors import OutputError, ProvmarkError
-from provmark.io import check_single_frame, encode_like, load_image, write_bytes_atomic
-from provmark.watermark import PAYLOAD_BYTES
+from provmark.errors import OutputError, ProvmarkError, WatermarkError
 
 _INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 _KEY = click.option("--key", "key_file", required=True, type=click.Path(path_type=Path), help="Watermark key file (hex).")
 
 
 def _parse_payload(text: str) -> bytes:
-    digits = text.strip().lower().removeprefix("0x")
     try:
-        payload = bytes.fromhex(digits)
-    except ValueError:
-        fail(f"--payload: {text!r} is not hexadecimal", EXIT_USAGE)
-    if len(payload) != PAYLOAD_BYTES:
-        fail(f"--payload: expected {2 * PAYLOAD_BYTES} hex digits ({PAYLOAD_BYTES} bytes), got {len(digits)}", EXIT_USAGE)
-    return payload
+        return parse_payload(text)
+    except WatermarkError as exc:
+        fail(f"--payload: {exc}", EXIT_USAGE)
 
 
 def _output_path(source: Path, out_dir: Path, inputs: set[Path], taken: set[Path]) -> Path:
@@ -60,16 +54,11 @@ def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path,
     for source in inputs:
         try:
             target = _output_path(source, out_dir, resolved_inputs, taken)
-            loaded = load_image(source)
-            check_single_frame(loaded)
-            if loaded.format == "GIF":
-                raise OutputError(f"{source}: GIF re-quantises colours to a palette, which erases the mark; convert to PNG first")
-            marked = provmark.embed(loaded.image, data, key, strength=strength, adaptive=not fixed_strength)
-            write_bytes_atomic(target, encode_like(marked, loaded, quality=quality))
+            applied = embed_file(source, target, data, key, strength=strength, adaptive=not fixed_strength, quality=quality)
         except ProvmarkError as exc:
             log.record(str(source), str(exc))
             continue
-        click.echo(f"{source} -> {target} (strength {marked.info['provmark_strength']:.2f})")
+        click.echo(f"{source} -> {target} (strength {applied:.2f})")
     raise SystemExit(log.summary())
 
 

@@ -36,6 +36,11 @@ class Signer:
     :func:`~provmark.c2pa.callback_identity`), the watermark key and the manifest store (unless
     ``watermark_key`` / ``store`` are passed). ``watermark=False`` signs without a watermark.
     The remaining switches are those of :class:`~provmark.signing.options.SignOptions`.
+
+    >>> signer = Signer("keys", disclosure=Disclosure(generator="MyGen 2.1"))  # doctest: +SKIP
+    >>> data = signer.sign(pil_image, prompt="a red fox")  # doctest: +SKIP
+    >>> signer.sign_file("photo.jpg", "signed")  # doctest: +SKIP
+    [PosixPath('signed/photo.jpg')]
     """
 
     def __init__(
