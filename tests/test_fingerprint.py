@@ -99,7 +99,7 @@ def test_store_keeps_fingerprint_beside_manifest(photos: list[Image.Image], tmp_
 def test_recovered_manifest_counts_only_when_the_content_matches() -> None:
     from provmark.c2pa.reader import ManifestSummary
     from provmark.detect.report import VerificationReport, WatermarkReport
-    from provmark.detect.verify import ai_verdict
+    from provmark.detect.verdict import ai_verdict
 
     manifest = ManifestSummary(
         state="Trusted", source="soft-binding", digital_source_type="http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
