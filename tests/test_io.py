@@ -106,7 +106,7 @@ def test_atomic_write_mode_and_unwritable(tmp_path: Path) -> None:
 
 
 def test_encode_like_keeps_format_quality_and_metadata(photo_paths: list[Path], tmp_path: Path) -> None:
-    from provmark.io.images import encode_like
+    from provmark.io import encode_like
 
     src = tmp_path / "src.jpg"
     exif = Image.Exif()

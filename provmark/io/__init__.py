@@ -1,7 +1,8 @@
 """Reading and writing image files safely."""
 
 from provmark.io.atomic import atomic_write, prepare_out_dir, write_bytes_atomic
-from provmark.io.images import LoadedImage, check_single_frame, encode_like, estimate_jpeg_quality, load_image
+from provmark.io.encode import check_single_frame, encode_like
+from provmark.io.images import LoadedImage, estimate_jpeg_quality, load_image
 
 __all__ = [
     "LoadedImage",

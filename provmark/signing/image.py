@@ -17,7 +17,8 @@ from provmark.c2pa.manifest import SoftBinding, build_manifest
 from provmark.c2pa.reader import UNPARSEABLE, ManifestSummary, read_manifest
 from provmark.c2pa.signer import mime_for, sign_bytes
 from provmark.io.codecs import METADATA_FORMATS
-from provmark.io.images import ImageInput, LoadedImage, check_single_frame, encode_like, load_image, read_image_file
+from provmark.io.encode import check_single_frame, encode_like
+from provmark.io.images import ImageInput, LoadedImage, load_image, read_image_file
 from provmark.metadata.exif import build_exif, fix_undefined_types
 from provmark.metadata.jpeg import replace_jpeg_metadata
 from provmark.metadata.xmp import build_xmp, png_with_xmp
