@@ -26,7 +26,12 @@ CORE = [
     "provmark.metadata",
     "provmark.detect.verify",
     "provmark.detect.audit",
+    "provmark.api",
     "provmark.cli.main",
+    "provmark.cli.keys",
+    "provmark.cli.sign",
+    "provmark.cli.verify",
+    "provmark.cli.concepts",
 ]
 
 
