@@ -52,7 +52,11 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int | No
 
 
 def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """Create the output folder if needed and check it is writable (fail once, not per file)."""
+    """Create the output folder if needed and check it is writable (fail once, not per file).
+
+    >>> prepare_out_dir("signed")  # doctest: +SKIP
+    PosixPath('signed')
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
