@@ -37,7 +37,8 @@ from PIL import Image
 import provmark
 from provmark.concepts.catalog import is_image_name, mark_catalog, walk_catalog
 from provmark.concepts.marker import MarkOptions
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 from provmark.concepts.sources import FolderConcepts
 from provmark.io import encode_like, load_image, write_bytes_atomic
 

@@ -45,7 +45,7 @@ _EXPORTS = {
     "init_keys": "provmark.keys",
     "load_watermark_key": "provmark.keys",
     "Registry": "provmark.concepts.registry",
-    "ConceptSpec": "provmark.concepts.registry",
+    "ConceptSpec": "provmark.concepts.records",
     "Disclosure": "provmark.metadata.disclosure",
     "SigningIdentity": "provmark.c2pa.identity",
     "load_identity": "provmark.c2pa.identity",
@@ -72,7 +72,7 @@ _EXPORTS = {
     "ALL_SAMPLES": "provmark.detect.audit",
     "MARKS": "provmark.detect.audit",
     # concept registries and catalogs
-    "ImageRecord": "provmark.concepts.registry",
+    "ImageRecord": "provmark.concepts.records",
     "CsvRowsError": "provmark.concepts.tables",
     "read_concept_csv": "provmark.concepts.tables",
     "read_concept_map": "provmark.concepts.tables",
@@ -120,7 +120,8 @@ if TYPE_CHECKING:
     )
     from provmark.concepts.layout import LAYOUTS, layout_size
     from provmark.concepts.marker import MarkOptions
-    from provmark.concepts.registry import ConceptSpec, ImageRecord, Registry
+    from provmark.concepts.records import ConceptSpec, ImageRecord
+    from provmark.concepts.registry import Registry
     from provmark.concepts.sources import ConceptSource, FixedConcepts, FolderConcepts, MappedConcepts, check_known
     from provmark.concepts.tables import CsvRowsError, read_concept_csv, read_concept_map
     from provmark.detect.attribution import AttributionReport, ConceptHit

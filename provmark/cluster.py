@@ -30,7 +30,8 @@ from provmark.errors import ClusterError, ProvmarkError
 if TYPE_CHECKING:
     from provmark.concepts.codebook import CodeBook
     from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult
-    from provmark.concepts.registry import Concept, Registry
+    from provmark.concepts.records import Concept
+    from provmark.concepts.registry import Registry
     from provmark.detect.attribution import AttributionReport
     from provmark.detect.verify import VerifyOptions
     from provmark.detect.report import VerificationReport
@@ -161,7 +162,9 @@ class RegistryView:
         return self.concepts.get(index)
 
 
-def attribute_batch(paths: list[Path], view: RegistryView, codebook: CodeBook, grid: int | None) -> list[AttributionReport]:
+def attribute_batch(
+    paths: list[Path], view: RegistryView, codebook: CodeBook, grid: int | None, training_mark: bool = False
+) -> list[AttributionReport]:
     """Attribution reports of ``paths``; a file that cannot be read gets its reason (a cluster task)."""
     from provmark.detect.attribution import AttributionReport, attribute_image
     from provmark.io.images import load_image
@@ -170,7 +173,7 @@ def attribute_batch(paths: list[Path], view: RegistryView, codebook: CodeBook, g
     for path in paths:
         try:
             loaded = load_image(path)
-            hits, tried = attribute_image(loaded.image, view, codebook, grid)  # type: ignore[arg-type]
+            hits, tried = attribute_image(loaded.image, view, codebook, grid, training_mark)  # type: ignore[arg-type]
             reports.append(AttributionReport(loaded.name, hits, tried))
         except ProvmarkError as exc:
             reports.append(AttributionReport(str(path), error=str(exc)))
@@ -193,8 +196,9 @@ def verify_batch(paths: list[Path], options: VerifyOptions) -> list[Verification
 
 
 def attribute_on_ray(
-    paths: Iterable[Path], registry: Registry, channel_grid: int | None = None, address: str | None = None
-) -> Iterator[AttributionReport]:
+    paths: Iterable[Path], registry: Registry, channel_grid: int | None = None, address: str | None = None,
+    training_mark: bool = False,
+) -> Iterator[AttributionReport]:  # fmt: skip
     """Attribution reports of ``paths``, read on the Ray cluster at ``address``, in input order.
 
     Only the concepts and the watermark key travel to the workers, not the registry file; a
@@ -205,7 +209,7 @@ def attribute_on_ray(
     """
     from provmark.detect.attribution import AttributionReport
 
-    shared = (RegistryView.of(registry), registry.codebook(), channel_grid)
+    shared = (RegistryView.of(registry), registry.codebook(), channel_grid, training_mark)
     failed = lambda path, reason: AttributionReport(str(path), error=reason)  # noqa: E731
     return (report for _, report in map_ordered(attribute_batch, paths, shared, address, failed))
 

@@ -6,16 +6,21 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from provmark.api import attribute
 from provmark.cli.main import main
-from provmark.concepts.layout import candidate_regions, regions
-from provmark.concepts.marker import embed_regions
-from provmark.concepts.registry import ConceptSpec, Registry
-from provmark.detect.attribution import attribute_image
+from provmark.concepts.layout import CHANNEL_WEIGHT, candidate_regions, regions, search_weight
+from provmark.concepts.marker import embed_regions, mark_concepts
+from provmark.concepts.reading import training_match
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
+from provmark.detect.attribution import READINGS, attribute_image
 from provmark.watermark.marking import decode_watermark
+from provmark.watermark.regions import regions_logits
+from provmark.watermark.training_mark import match_training_codes
 
 
 def _mark(src: Path, out: Path, payload: bytes, key: bytes) -> Path:
@@ -75,3 +80,67 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path, photo_paths: list[Path]) -> 
     assert result.exit_code == 1
     errors = [json.loads(line).get("error") for line in result.stdout.splitlines()]
     assert errors[0] is None and "not an image" in errors[1] and "too small" in errors[2]
+
+
+def _stage_readings(image: Image.Image, reg: Registry) -> list[tuple[str, float]]:
+    """(region, p-value) of every hit the whole search (all regions, both readings) finds."""
+    found = candidate_regions(*image.size)
+    book = reg.codebook()
+    readings = regions_logits(image, [r.box for r in found], reg.watermark_key)
+    matches = [(r.name, book.match(views, tests=search_weight(r, len(found)))) for r, views in zip(found, readings)]
+    return [(name, m.p_value) for name, m in matches if m is not None and m.p_value <= 1e-6]
+
+
+def test_staged_reading_keeps_the_bound_and_finds_every_region(tmp_path: Path, photo_paths: list[Path]) -> None:
+    with Registry.create(tmp_path / "r.db") as reg:
+        fox, owl = reg.add([ConceptSpec("fox"), ConceptSpec("owl")])
+        payloads = [reg.payload(fox), reg.payload(owl)]
+        key = reg.watermark_key
+        photo = Image.open(photo_paths[0]).convert("RGB").resize((768, 512))
+        whole, _, _ = mark_concepts(photo, payloads[:1], key)
+        hits, tried = attribute_image(whole, reg)
+        assert tried == len(candidate_regions(*whole.size)) and [h.name for h in hits] == ["fox"]
+        # stage 1 found it: its bound is the unaligned reading's times the full image's weight and both readings
+        unaligned = regions_logits(whole, [(0, 0, *whole.size)], key, search=False)[0]
+        weight = search_weight(candidate_regions(*whole.size)[0], tried)
+        expected = reg.codebook().match(unaligned, tests=weight * READINGS)
+        assert hits[0].region == "full" and hits[0].p_value == expected.p_value <= 1e-6
+        # one concept per half: the whole image finds neither, the regions find both
+        halves, _, _ = mark_concepts(photo, payloads, key, layout="halves")
+        hits, _ = attribute_image(halves, reg)
+        assert sorted((h.name, h.region) for h in hits) == [("fox", "left"), ("owl", "right")]
+        assert {(h.region, h.p_value) for h in hits} <= set(_stage_readings(halves, reg))
+        # an unmarked photo goes through every stage and finds nothing
+        assert attribute_image(photo, reg)[0] == [] and _stage_readings(photo, reg) == []
+
+
+def test_training_mark_takes_half_the_budget(tmp_path: Path, photo_paths: list[Path]) -> None:
+    with Registry.create(tmp_path / "r.db") as reg:
+        fox, _ = reg.add([ConceptSpec("fox"), ConceptSpec("owl")])
+        photo = Image.open(photo_paths[1]).convert("RGB")
+        marked, _, _ = mark_concepts(photo, [reg.payload(fox)], reg.watermark_key, training_mark=2.0)
+        plain, tried = attribute_image(marked, reg)
+        both, tried_both = attribute_image(marked, reg, training_mark=True)
+        assert tried_both == tried + 1
+        assert [h.name for h in both] == ["fox"] and both[0].region == "full"
+        assert both[0].p_value == pytest.approx(min(1.0, 2 * plain[0].p_value))
+        index, agree, p_value = training_match(marked, reg.codebook(), CHANNEL_WEIGHT)
+        alone = match_training_codes(marked, reg.watermark_key, [reg.payload(c) for c in reg.concepts()], threshold=1.0)
+        assert index == alone.index and 0 <= agree <= 1
+        assert p_value == pytest.approx(min(1.0, CHANNEL_WEIGHT * alone.p_value)) and p_value > 1e-6  # one image: never
+        assert ("training-mark" in both[0].regions) == (p_value <= 1e-6)
+
+
+def test_cli_training_mark_flag(tmp_path: Path, photo_paths: list[Path]) -> None:
+    reg = tmp_path / "r.db"
+    with Registry.create(reg) as registry:
+        registry.add([ConceptSpec("fox")])
+        payload, key = registry.payload(registry.require("fox")), registry.watermark_key
+    marked = _mark(photo_paths[0], tmp_path / "m.png", payload, key)
+    base = ["attribute", "--registry", str(reg), "--json", str(marked)]
+    plain = json.loads(CliRunner().invoke(main, base).stdout)
+    result = CliRunner().invoke(main, [*base, "--training-mark"])
+    assert result.exit_code == 0, result.output
+    both = json.loads(result.stdout)
+    assert both["regions_tried"] == plain["regions_tried"] + 1
+    assert both["concepts"][0]["p_value"] == pytest.approx(2 * plain["concepts"][0]["p_value"])

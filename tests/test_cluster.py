@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from provmark.cli.main import main
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 
 ray = pytest.importorskip("ray", reason="the Ray tests need provmark[ray] (scripts/setup.sh installs it)")
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from provmark.cli.main import main
 from provmark.concepts.layout import candidate_regions, search_weight
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 from provmark.errors import WatermarkError
 from provmark.watermark.concept_channel import embed_channel
 
@@ -172,5 +173,5 @@ def test_embed_channel_modes(photo_paths: list[Path]) -> None:
 
 def test_channel_and_regions_share_the_budget_once() -> None:
     found = candidate_regions(640, 480)
-    assert sum(1 / search_weight(r, len(found), channel=True) for r in found) == pytest.approx(0.5)
+    assert sum(1 / search_weight(r, len(found), halved=True) for r in found) == pytest.approx(0.5)
     assert sum(1 / search_weight(r, len(found)) for r in found) == pytest.approx(1.0)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.marker import MarkJob, MarkOptions, mark_file
-from provmark.concepts.registry import ConceptSpec, ImageRecord, Registry
+from provmark.concepts.records import ConceptSpec, ImageRecord
+from provmark.concepts.registry import Registry
 from provmark.detect.attribution import attribute_image
 from provmark.errors import WatermarkError
 from provmark.watermark.codec import encode_payload

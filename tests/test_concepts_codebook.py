@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from provmark.concepts.codebook import CodeBook
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 
 
 def _reading(bits: np.ndarray, flips: int, rng: np.random.Generator) -> np.ndarray:

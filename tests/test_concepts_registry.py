@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from provmark.cli.main import main
 from provmark.concepts.codes import MAX_CONCEPTS, concept_index, concept_payload, watermark_key
-from provmark.concepts.registry import ConceptSpec, ImageRecord, Registry
+from provmark.concepts.records import ConceptSpec, ImageRecord
+from provmark.concepts.registry import Registry
 from provmark.concepts.tables import CsvRowsError, read_concept_csv, read_concept_map
 from provmark.errors import RegistryError
 

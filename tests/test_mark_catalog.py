@@ -13,7 +13,8 @@ from PIL import Image
 
 from provmark.cli.main import main
 from provmark.concepts.catalog import clean_partial_outputs, walk_catalog
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 from provmark.io import load_image
 
 

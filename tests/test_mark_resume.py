@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.layout import regions
 from provmark.concepts.reading import region_logits
-from provmark.concepts.registry import ConceptSpec, Registry
+from provmark.concepts.records import ConceptSpec
+from provmark.concepts.registry import Registry
 from provmark.io import load_image
 
 CLI = [sys.executable, "-c", "from provmark.cli.main import main; main()"]

@@ -20,6 +20,8 @@ CORE = [
     "provmark.concepts.codes",
     "provmark.concepts.codebook",
     "provmark.concepts.layout",
+    "provmark.concepts.records",
+    "provmark.concepts.store",
     "provmark.concepts.registry",
     "provmark.keys",
     "provmark.c2pa",

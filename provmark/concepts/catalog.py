@@ -20,7 +20,8 @@ from provmark.concepts.codebook import CodeBook
 from provmark.concepts.layout import CHANNEL_REGION, TRAINING_REGION
 from provmark.concepts.marker import MarkJob, MarkOptions, output_path
 from provmark.concepts.pool import run_jobs
-from provmark.concepts.registry import Concept, ImageRecord, Registry
+from provmark.concepts.records import Concept, ImageRecord
+from provmark.concepts.registry import Registry
 from provmark.concepts.sources import ConceptSource
 from provmark.errors import OutputError, ProvmarkError
 from provmark.io.atomic import sync_folder
@@ -62,12 +63,21 @@ class CatalogSummary:
 
 
 def is_image_name(name: str) -> bool:
-    """Whether a file name has one of :data:`IMAGE_SUFFIXES` (any case)."""
+    """Whether a file name has one of :data:`IMAGE_SUFFIXES` (any case).
+
+    >>> is_image_name("foxes/IMG_0001.JPG"), is_image_name("notes.txt")
+    (True, False)
+    """
     return name.lower().endswith(IMAGE_SUFFIXES)
 
 
 def check_folders(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Resolve SRC and DST; refuse a missing SRC and any overlap (DST in SRC, SRC in DST, equal)."""
+    """Resolve SRC and DST; refuse a missing SRC and any overlap (DST in SRC, SRC in DST, equal).
+
+    >>> check_folders("catalog", "catalog/marked")  # doctest: +SKIP
+    Traceback (most recent call last):
+    provmark.errors.OutputError: catalog/marked: the output folder must be outside the source folder catalog (and not contain it)
+    """
     source, dest = Path(src).resolve(), Path(dst).resolve()
     if not source.is_dir():
         raise OutputError(f"{src}: not a folder")
@@ -83,6 +93,9 @@ def walk_catalog(root: Path, on_error: Callable[[str, str], None] | None = None)
 
     Hidden files and folders (names starting with ".") are skipped. A folder that cannot be
     listed is passed to ``on_error(relative path, reason)``.
+
+    >>> list(walk_catalog(Path("catalog")))  # doctest: +SKIP
+    ['owl/01.png', 'red-fox/01.jpg', 'red-fox/2024/02.jpg']
     """
 
     def failed(exc: OSError) -> None:
@@ -98,7 +111,11 @@ def walk_catalog(root: Path, on_error: Callable[[str, str], None] | None = None)
 
 
 def count_images(root: Path) -> int:
-    """How many image files a run over ``root`` will look at."""
+    """How many image files a run over ``root`` will look at.
+
+    >>> count_images(Path("catalog"))  # doctest: +SKIP
+    3
+    """
     return sum(1 for rel in walk_catalog(root) if is_image_name(rel))
 
 
@@ -154,6 +171,11 @@ def mark_catalog(
 
     With ``ray_address`` (not None) the files are marked on a Ray cluster instead of ``jobs``
     local processes (see :mod:`provmark.cluster`; "" means ``RAY_ADDRESS`` or a local instance).
+
+    >>> with Registry.open("catalog.db") as reg:  # doctest: +SKIP
+    ...     summary = mark_catalog("catalog", "marked", reg, FolderConcepts(Path("catalog")), jobs=2)
+    >>> summary.marked, summary.failures  # doctest: +SKIP
+    (3, [])
     """
     root, dest = check_folders(src, dst)
     options = dataclasses.replace(options, variants=registry.variants)

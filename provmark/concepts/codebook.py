@@ -26,6 +26,7 @@ import numpy as np
 from provmark.watermark.calibration import DEFAULT_P_THRESHOLD, count_light_subsets, hamming_ball
 from provmark.watermark.codec import CODE_BITS
 from provmark.watermark.decision import raw_bits
+from provmark.watermark.training_mark import FEATURES, code_signs
 
 if TYPE_CHECKING:  # the registry builds its codebook with this module
     from provmark.concepts.registry import Registry
@@ -53,10 +54,14 @@ class CodeBook:
     ``codes`` is ``[N, 128]``: each concept's variant-0 word (what the concept channel carries).
     ``variant_masks`` is ``[M, 128]``, row 0 all zeros: variant v of every concept's word is that
     word XOR row v (the keyed variant mask, in raw-bit order), so M variants cost M x 128 bits,
-    not M x N x 128.
+    not M x N x 128. ``training`` is ``[N, 96]``: each concept's training-mark signs
+    (:func:`provmark.watermark.training_mark.code_signs`; zeros when not given).
     """
 
-    def __init__(self, indexes: list[int], codes: np.ndarray, variant_masks: np.ndarray | None = None) -> None:
+    def __init__(
+        self, indexes: list[int], codes: np.ndarray, variant_masks: np.ndarray | None = None,
+        training: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         self.indexes = indexes
         self.codes = np.asarray(codes, dtype=np.uint8).reshape(len(indexes), CODE_BITS)
         masks = np.zeros((1, CODE_BITS), np.uint8) if variant_masks is None else np.asarray(variant_masks, np.uint8)
@@ -64,17 +69,21 @@ class CodeBook:
         self.variants = len(self.masks)
         self._signs = self.codes.astype(np.float32) * 2.0 - 1.0
         self._flips = 1.0 - 2.0 * self.masks.astype(np.float32)  # [M, 128]: -1 where variant v flips a bit
+        signs = np.zeros((len(indexes), FEATURES)) if training is None else np.asarray(training, np.float64)
+        self.training = signs.reshape(len(indexes), FEATURES)
 
     @classmethod
     def from_registry(cls, registry: Registry) -> CodeBook:
-        """Codes of every concept of ``registry`` and its variant masks (about 20 us per concept;
+        """Codes of every concept of ``registry``, its variant masks and training signs (about 25 us per concept;
         ``registry.codebook()`` caches it)."""
         concepts = registry.concepts()
         key = registry.watermark_key
-        codes = np.array([raw_bits(registry.payload(c), key) for c in concepts], dtype=np.uint8)
+        payloads = [registry.payload(c) for c in concepts]
+        codes = np.array([raw_bits(payload, key) for payload in payloads], dtype=np.uint8)
         probe = bytes(8)  # a variant's mask is the same for every payload
         masks = [raw_bits(probe, key, v) ^ raw_bits(probe, key) for v in range(registry.variants)]
-        return cls([c.index for c in concepts], codes.reshape(len(concepts), CODE_BITS), np.array(masks))
+        training = np.array([code_signs(payload, key) for payload in payloads])
+        return cls([c.index for c in concepts], codes.reshape(len(concepts), CODE_BITS), np.array(masks), training)
 
     def __len__(self) -> int:
         return len(self.indexes)

@@ -17,7 +17,8 @@ CHANNEL_REGION = "channel"
 #: Region name under which the training mark is recorded.
 TRAINING_REGION = "training-mark"
 
-#: Bonferroni factor of the concept channel when it is read beside the regions: half the budget.
+#: Bonferroni factor of the whole-image marks (concept channel, training mark; they share it) when
+#: read beside the regions: half the budget.
 CHANNEL_WEIGHT = 2
 
 
@@ -44,7 +45,11 @@ LAYOUTS = ("auto", *_GRIDS)
 
 
 def layout_size(layout: str) -> int:
-    """How many regions (and so concepts) ``layout`` has; 0 for "auto" (any)."""
+    """How many regions (and so concepts) ``layout`` has; 0 for "auto" (any).
+
+    >>> layout_size("quadrants"), layout_size("auto")
+    (4, 0)
+    """
     return 0 if layout == "auto" else len(_GRIDS[layout][2])
 
 
@@ -99,15 +104,15 @@ def candidate_regions(width: int, height: int) -> list[Region]:
     return list(seen.values())
 
 
-def search_weight(region: Region, candidates: int, channel: bool = False) -> int:
+def search_weight(region: Region, candidates: int, halved: bool = False) -> int:
     """Bonferroni factor of one region when ``candidates`` regions are searched for one answer.
 
     The whole image (the usual case) gets half the false-attribution budget and the other
-    regions share the other half, so the factors' inverses sum to 1. With ``channel`` (the
-    concept channel is read as well, with factor :data:`CHANNEL_WEIGHT`) the regions share
-    half of the budget, so every factor doubles.
+    regions share the other half, so the factors' inverses sum to 1. With ``halved`` (whole-image
+    marks, the concept channel or the training mark, are read as well and take the other half
+    of the budget) the regions share half of it, so every factor doubles.
     """
-    share = CHANNEL_WEIGHT if channel else 1
+    share = CHANNEL_WEIGHT if halved else 1
     if candidates <= 1:
         return share
     return share * (2 if region.name == "full" else 2 * (candidates - 1))

@@ -29,7 +29,7 @@ from PIL import Image
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook
 from provmark.concepts.layout import CHANNEL_REGION, TRAINING_REGION, Region, candidate_regions, checked_regions, search_weight
 from provmark.concepts.reading import channel_match, region_logits
-from provmark.concepts.registry import ImageRecord, now_utc
+from provmark.concepts.records import ImageRecord, now_utc
 from provmark.errors import KeyMaterialError, ModelError, ProvmarkError, WatermarkError
 from provmark.io import LoadedImage, check_single_frame, encode_like, load_image, write_bytes_atomic
 from provmark.io.images import read_image_file

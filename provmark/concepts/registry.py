@@ -3,8 +3,8 @@
 The secret (32 random bytes) is created with the registry and never leaves the file, which is
 created with mode 0600. Marked images are recorded one row per output file, so an agency can
 list the images of a concept or look a file up by its SHA-256. Each marked region also records
-its keyed variant (one of the registry's ``variants``, see :mod:`provmark.concepts.codes`);
-registries made before variants existed have one variant (and gain the column on their next write).
+its keyed variant (one of the registry's ``variants``, see :mod:`provmark.concepts.codes`).
+The records are :mod:`provmark.concepts.records`, the tables :mod:`provmark.concepts.store`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
+from provmark.concepts import store
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.codes import (
     DEFAULT_VARIANTS,
@@ -27,122 +26,18 @@ from provmark.concepts.codes import (
     concept_payload,
     watermark_key,
 )
+from provmark.concepts.records import Concept, ConceptSpec, ImageRecord, check_name, now_utc
 from provmark.errors import RegistryError
-
-SCHEMA_VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS concepts (
-    idx INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    owner TEXT NOT NULL DEFAULT '',
-    licence TEXT NOT NULL DEFAULT '',
-    training_terms TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY,
-    out_path TEXT NOT NULL UNIQUE,
-    src_path TEXT NOT NULL,
-    src_sha256 TEXT NOT NULL,
-    out_sha256 TEXT NOT NULL,
-    src_size INTEGER NOT NULL,
-    src_mtime_ns INTEGER NOT NULL,
-    out_size INTEGER NOT NULL,
-    out_mtime_ns INTEGER NOT NULL,
-    layout TEXT NOT NULL,
-    marked_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS image_concepts (
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    region TEXT NOT NULL,
-    concept_idx INTEGER NOT NULL REFERENCES concepts(idx),
-    variant INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (image_id, region)
-);
-CREATE INDEX IF NOT EXISTS images_src_sha ON images(src_sha256);
-CREATE INDEX IF NOT EXISTS images_out_sha ON images(out_sha256);
-CREATE INDEX IF NOT EXISTS image_concepts_idx ON image_concepts(concept_idx);
-"""
-
-
-@dataclass(frozen=True)
-class Concept:
-    """A registered concept; ``index`` numbers it within its registry and fixes its code."""
-
-    index: int
-    name: str
-    owner: str = ""
-    licence: str = ""
-    training_terms: str = ""
-    created: str = ""
-
-
-@dataclass(frozen=True)
-class ConceptSpec:
-    """What a user gives to register a concept."""
-
-    name: str
-    owner: str = ""
-    licence: str = ""
-    training_terms: str = ""
-
-
-@dataclass
-class ImageRecord:
-    """One marked output file: where it came from, its hashes, and the concept of each region."""
-
-    src_path: str
-    out_path: str
-    src_sha256: str
-    out_sha256: str
-    src_size: int
-    src_mtime_ns: int
-    out_size: int
-    out_mtime_ns: int
-    layout: str
-    concepts: dict[str, str] = field(default_factory=dict)  # region -> concept name
-    marked_at: str = ""
-    variants: dict[str, int] = field(default_factory=dict)  # region -> keyed variant (absent: 0)
-
-
-def now_utc() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def check_name(name: str) -> str:
-    """Return ``name`` if it is a usable concept name, else raise a one-line RegistryError."""
-    if not name or not name.strip():
-        raise RegistryError("a concept name cannot be empty")
-    if name != name.strip():
-        raise RegistryError(f"concept name {name!r} has leading or trailing spaces")
-    if any(ord(c) < 32 for c in name) or len(name) > 200:
-        raise RegistryError(f"concept name {name!r} has control characters or is over 200 characters")
-    return name
-
-
-#: The first bytes of every SQLite 3 database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def _check_is_sqlite(p: Path) -> None:
-    """Refuse a file that is not an SQLite database before SQLite opens it (and writes to it):
-    an empty or foreign file given as --registry must come out of a failed command unchanged."""
-    try:
-        with p.open("rb") as handle:
-            head = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise RegistryError(f"{p}: cannot read registry: {exc.strerror or exc}") from None
-    if not head:
-        raise RegistryError(f"{p}: empty file, not a concept registry (remove it, or give another --registry)")
-    if head != SQLITE_HEADER:
-        raise RegistryError(f"{p}: not a concept registry (not an SQLite database)")
 
 
 class Registry:
-    """An open concept registry. Use :meth:`open` (or :meth:`create`), then :meth:`close`."""
+    """An open concept registry. Use :meth:`open` (or :meth:`create`), then :meth:`close`, or ``with``.
+
+    >>> with Registry.create(tmp / "catalog.db") as reg:  # doctest: +SKIP
+    ...     fox = reg.add([ConceptSpec("red-fox", owner="Agency")])[0]
+    ...     reg.payload(fox).hex()
+    '3fa1...'
+    """
 
     def __init__(self, path: Path, conn: sqlite3.Connection, secret: bytes, variants: int = 1) -> None:
         self.path = path
@@ -159,7 +54,7 @@ class Registry:
             if not create:
                 raise RegistryError(f"{p}: no such registry (create it with 'provmark concepts add --registry {p} NAME')")
             return cls.create(p)
-        _check_is_sqlite(p)
+        store.check_is_sqlite(p)
         return cls._connect(p)
 
     @classmethod
@@ -169,46 +64,14 @@ class Registry:
         if not 1 <= variants <= MAX_VARIANTS:
             raise RegistryError(f"a registry has 1 to {MAX_VARIANTS} variants per concept, not {variants}")
         p = Path(path)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            raise RegistryError(f"{p}: already exists") from None
-        except OSError as exc:
-            raise RegistryError(f"{p}: cannot create registry: {exc.strerror or exc}") from exc
-        conn = cls._sqlite(p)
-        with conn:
-            conn.executescript(_SCHEMA)
-            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            conn.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_bytes(SECRET_BYTES),))
-            conn.execute("INSERT INTO meta VALUES ('variants', ?)", (str(variants),))
-        conn.close()
+        store.create_file(p, secrets.token_bytes(SECRET_BYTES), variants)
         return cls._connect(p)
-
-    @staticmethod
-    def _sqlite(p: Path) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(p, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            return conn
-        except sqlite3.Error as exc:
-            raise RegistryError(f"{p}: not a concept registry ({exc})") from exc
 
     @classmethod
     def _connect(cls, p: Path) -> Registry:
-        conn = cls._sqlite(p)
-        try:
-            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.Error as exc:
-            conn.close()
-            raise RegistryError(f"{p}: not a concept registry ({exc})") from exc
-        secret = rows.get("secret")
-        if rows.get("schema_version") != SCHEMA_VERSION or not isinstance(secret, bytes) or len(secret) != SECRET_BYTES:
-            conn.close()
-            raise RegistryError(f"{p}: not a concept registry of this provmark version (or corrupt)")
-        return cls(p, conn, secret, int(rows.get("variants", 1)))
+        conn = store.connect(p)
+        secret, variants = store.read_meta(conn, p, SECRET_BYTES)
+        return cls(p, conn, secret, variants)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -310,68 +173,22 @@ class Registry:
             for name in record.concepts.values():
                 if name not in indexes:
                     indexes[name] = self.require(name).index
-        now = now_utc()
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            if not self._has_variants():  # a registry made before variants: every image so far has variant 0
-                self._conn.execute("ALTER TABLE image_concepts ADD COLUMN variant INTEGER NOT NULL DEFAULT 0")
-            for record in records:
-                self._conn.execute("DELETE FROM images WHERE out_path = ?", (record.out_path,))
-                cur = self._conn.execute(
-                    "INSERT INTO images (out_path, src_path, src_sha256, out_sha256, src_size, src_mtime_ns,"
-                    " out_size, out_mtime_ns, layout, marked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.out_path, record.src_path, record.src_sha256, record.out_sha256, record.src_size,
-                        record.src_mtime_ns, record.out_size, record.out_mtime_ns, record.layout,
-                        record.marked_at or now,
-                    ),
-                )  # fmt: skip
-                self._conn.executemany(
-                    "INSERT INTO image_concepts (image_id, region, concept_idx, variant) VALUES (?, ?, ?, ?)",
-                    [
-                        (cur.lastrowid, region, indexes[name], record.variants.get(region, 0))
-                        for region, name in record.concepts.items()
-                    ],
-                )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise
+        store.write_images(self._conn, records, indexes, now_utc())
 
     def record_for_output(self, out_path: str) -> ImageRecord | None:
         """The record of output ``out_path`` (absolute), or None."""
-        return next(self._records("i.out_path = ?", (out_path,)), None)
+        return next(store.read_images(self._conn, "i.out_path = ?", (out_path,)), None)
 
     def images_of(self, name: str) -> Iterator[ImageRecord]:
         """Records of every image marked with concept ``name`` (in any region), oldest first."""
         idx = self.require(name).index
         where = "i.id IN (SELECT image_id FROM image_concepts WHERE concept_idx = ?)"
-        return self._records(where, (idx,))
+        return store.read_images(self._conn, where, (idx,))
 
     def lookup_sha256(self, sha256: str) -> Iterator[ImageRecord]:
         """Records whose source or marked output has content hash ``sha256``."""
-        return self._records("i.src_sha256 = ? OR i.out_sha256 = ?", (sha256, sha256))
-
-    def _has_variants(self) -> bool:
-        return any(row[1] == "variant" for row in self._conn.execute("PRAGMA table_info(image_concepts)"))
+        return store.read_images(self._conn, "i.src_sha256 = ? OR i.out_sha256 = ?", (sha256, sha256))
 
     def count_images(self) -> int:
         """How many marked outputs are recorded."""
         return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-
-    def _records(self, where: str, params: tuple[object, ...]) -> Iterator[ImageRecord]:
-        query = (
-            "SELECT i.id, i.src_path, i.out_path, i.src_sha256, i.out_sha256, i.src_size, i.src_mtime_ns,"
-            " i.out_size, i.out_mtime_ns, i.layout, i.marked_at FROM images i WHERE " + where + " ORDER BY i.id"
-        )
-        variant_column = "ic.variant" if self._has_variants() else "0"
-        for row in self._conn.execute(query, params):
-            marks = self._conn.execute(
-                f"SELECT ic.region, c.name, {variant_column} FROM image_concepts ic"
-                " JOIN concepts c ON c.idx = ic.concept_idx WHERE ic.image_id = ? ORDER BY ic.rowid",
-                (row[0],),
-            ).fetchall()
-            concepts = {region: name for region, name, _ in marks}
-            variants = {region: variant for region, _, variant in marks if variant}
-            yield ImageRecord(*row[1:10], concepts=concepts, marked_at=row[10], variants=variants)

@@ -13,7 +13,14 @@ from provmark.errors import RegistryError
 
 
 class ConceptSource(Protocol):
-    """Gives the concept names (one per layout region) of a catalog file."""
+    """Gives the concept names (one per layout region) of a catalog file: :class:`FixedConcepts`,
+    :class:`MappedConcepts` (a concept map) or :class:`FolderConcepts` (``SRC/<concept>/...``).
+
+    >>> FixedConcepts(("red-fox", "owl")).names_for("any/file.jpg")
+    ('red-fox', 'owl')
+    >>> FolderConcepts(Path("catalog")).names_for("red-fox/2024/001.jpg")
+    ('red-fox',)
+    """
 
     def names_for(self, rel: str) -> tuple[str, ...]:
         """Concept names for catalog-relative POSIX path ``rel``; RegistryError if it has none."""
@@ -76,7 +83,12 @@ class FolderConcepts:
 
 
 def check_known(registry: Registry, source: ConceptSource) -> None:
-    """Raise one RegistryError naming every concept ``source`` uses that ``registry`` lacks."""
+    """Raise one RegistryError naming every concept ``source`` uses that ``registry`` lacks.
+
+    >>> check_known(registry, FixedConcepts(("red-fox", "unicorn")))  # doctest: +SKIP
+    Traceback (most recent call last):
+    provmark.errors.RegistryError: 1 concept(s) not in catalog.db: 'unicorn' (add them with 'provmark concepts add')
+    """
     unknown = sorted(name for name in set(source.required_names()) if registry.get(name) is None)
     if unknown:
         shown = ", ".join(repr(n) for n in unknown[:10]) + (" ..." if len(unknown) > 10 else "")

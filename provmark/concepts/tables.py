@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from provmark.concepts.registry import ConceptSpec, check_name
+from provmark.concepts.records import ConceptSpec, check_name
 from provmark.errors import ProvmarkError, RegistryError
 
 #: Separator of several concepts in one concept-map cell (one per layout region).
@@ -71,6 +71,10 @@ def read_concept_csv(
     """Concepts listed in a CSV with columns name, owner, licence, training terms.
 
     A row whose name is empty, repeated, or already registered (``is_taken``) is a problem.
+
+    >>> # concepts.csv holds the lines "name,owner" and "red-fox,Agency"
+    >>> read_concept_csv("concepts.csv", is_taken=lambda name: registry.get(name) is not None)  # doctest: +SKIP
+    [ConceptSpec(name='red-fox', owner='Agency', licence='', training_terms='')]
     """
     p = Path(path)
     problems: list[str] = []
@@ -110,7 +114,12 @@ class ConceptMap:
 
 
 def read_concept_map(path: str | os.PathLike[str]) -> ConceptMap:
-    """A concept map from a CSV with columns path, concept (``A;B`` for one concept per region)."""
+    """A concept map from a CSV with columns path, concept (``A;B`` for one concept per region).
+
+    >>> # map.csv holds the lines "path,concept", "foxes/1.jpg,red-fox" and "duo.png,red-fox;owl"
+    >>> read_concept_map("map.csv").concepts_for("duo.png")  # doctest: +SKIP
+    ('red-fox', 'owl')
+    """
     p = Path(path)
     problems: list[str] = []
     entries: dict[str, tuple[str, ...]] = {}
