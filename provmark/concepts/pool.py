@@ -1,9 +1,9 @@
 """Running mark jobs: in this process, or in a pool of worker processes started once.
 
 Each worker runs torch on one thread (parallelism comes from processes) and is forked from the
-driver, which imported the watermark code already (see :func:`worker_context`); it loads the
-model on its first job and keeps it. At most ``2 x workers`` jobs are in flight, so memory
-stays flat in the catalog size.
+driver, which has loaded the model and the key's carriers before (see :func:`worker_context`):
+workers share them instead of each loading them on its first job. At most ``2 x workers`` jobs
+are in flight, so memory stays flat in the catalog size.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from provmark.concepts.codebook import CodeBook
 from provmark.concepts.marker import MarkJob, MarkOptions, MarkResult, mark_file
+from provmark.models import load_model
 from provmark.models.threads import one_torch_thread, use_one_thread
 
 
@@ -43,7 +44,10 @@ def run_jobs(
                     exhausted = True
                     break
                 if pool is None:
-                    pool = ProcessPoolExecutor(workers, worker_context(), _init_worker, (key, options, codebook))
+                    context = worker_context()
+                    if context.get_start_method() == "fork":
+                        preload(key)
+                    pool = ProcessPoolExecutor(workers, context, _init_worker, (key, options, codebook))
                 pending[pool.submit(_work, job)] = job
             if not pending:
                 return
@@ -61,12 +65,19 @@ def run_jobs(
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """On Linux, workers are forked from this process, which has imported torch (and may have
-    loaded the model): a pool of 2 starts in 0.4 s, against 5 s for a fork server that imports
+    """On Linux, workers are forked from this process, which has imported torch and loaded the
+    model (:func:`preload`): a pool of 2 starts in 0.4 s, against 5 s for a fork server that imports
     torch once and 12 s for spawned workers that each import it (measured on a loaded 2-core
     machine). Each worker then sets torch to one thread before its first job. Elsewhere
     (macOS, Windows), where forking a process that holds torch is not safe, workers are spawned."""
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def preload(key: bytes) -> None:
+    """Load the watermark model and ``key``'s carriers here, on one torch thread (a forked child
+    must not inherit a started thread pool), so that forked workers start with them."""
+    with one_torch_thread():
+        load_model().carriers(key)
 
 
 _WORKER: tuple[bytes, MarkOptions, CodeBook | None] | None = None
