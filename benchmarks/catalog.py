@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -168,7 +169,10 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 
 def run_child(args: list[str]) -> dict[str, float]:
-    """Run one pass in a child process; add its peak tree and single-process RSS (MB)."""
+    """Run one pass in a child process; add its peak tree and single-process RSS (MB) and the CPU
+    time of the child and its workers (user + system: on a shared machine, whether a second
+    worker adds work or only waits; Ray's daemons are not counted)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.catalog", "--child", *args], stdout=subprocess.PIPE, cwd=ROOT)
     peaks = [0, 0]
 
@@ -185,7 +189,9 @@ def run_child(args: list[str]) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(f"pass {args} failed with exit code {proc.returncode}")
     result = json.loads(out.decode().strip().splitlines()[-1])
-    result.update(peak_rss_mb=peaks[0] / 2**20, peak_process_rss_mb=peaks[1] / 2**20)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result.update(peak_rss_mb=peaks[0] / 2**20, peak_process_rss_mb=peaks[1] / 2**20, cpu_seconds=cpu)
     result["images_per_s"] = result["images"] / result["seconds"]
     return result
 
@@ -250,7 +256,8 @@ def main() -> None:
                 cmd = [kind, "--src", str(src), "--dst", str(work / size / name), "--registry", str(registry)]
                 results[size][name] = run_child([*cmd, "--jobs", str(jobs)])
                 print(f"{size} {name}: {results[size][name]['images_per_s']:.2f} images/s", file=sys.stderr)
-            readings = [("attribute", "mark_j1", 0)] + ([("attribute_unmarked", "src", args.unmarked)] if args.unmarked else [])
+            readings = [("attribute", "mark_j1", 0)]
+            readings += [("attribute_unmarked", "src", args.unmarked)] if args.unmarked else []
             for name, folder, limit in readings:  # limit 0: every file
                 where = ["--src", str(work / size / folder), "--dst", "-", "--registry", str(registry)]
                 results[size][name] = run_child(["attribute", *where, "--jobs", str(limit)])
@@ -262,8 +269,8 @@ def main() -> None:
             "mark_j2_over_pil_j2": r["mark_j2"]["images_per_s"] / r["pil_j2"]["images_per_s"],
             **({"ray_over_mark_j1": r["ray"]["images_per_s"] / r["mark_j1"]["images_per_s"]} if "ray" in r else {}),
             "attribute_ms_per_image": 1000 * r["attribute"]["seconds"] / r["attribute"]["images"],
-            **({"attribute_unmarked_ms_per_image": 1000 * r["attribute_unmarked"]["seconds"] / r["attribute_unmarked"]["images"]}
-               if "attribute_unmarked" in r else {}),
+            **({"attribute_unmarked_ms_per_image": 1000 * r["attribute_unmarked"]["seconds"]
+                / r["attribute_unmarked"]["images"]} if "attribute_unmarked" in r else {}),  # fmt: skip
         }
         for size, r in results.items()
     }
@@ -291,10 +298,11 @@ def _uptime() -> str:
 
 
 def print_table(result: dict) -> None:
-    print(f"\n{'size':<5} {'pass':<18} {'images/s':>9} {'peak tree MB':>13} {'peak worker MB':>15}")
+    print(f"\n{'size':<5} {'pass':<18} {'images/s':>9} {'CPU s':>7} {'peak tree MB':>13} {'peak worker MB':>15}")
     for size, passes in result["passes"].items():
         for name, p in passes.items():
-            print(f"{size:<5} {name:<18} {p['images_per_s']:>9.2f} {p['peak_rss_mb']:>13.0f} {p['peak_process_rss_mb']:>15.0f}")
+            print(f"{size:<5} {name:<18} {p['images_per_s']:>9.2f} {p['cpu_seconds']:>7.1f} "
+                  f"{p['peak_rss_mb']:>13.0f} {p['peak_process_rss_mb']:>15.0f}")  # fmt: skip
     print(f"\n{'size':<5} {'mark/PIL -j1':>12} {'-j2/-j1':>8} {'mark/PIL -j2':>12} {'ray/-j1':>8} {'attribute ms':>13}"
           f" {'unmarked ms':>12}")  # fmt: skip
     for size, s in result["summary"].items():

@@ -44,7 +44,9 @@ def channel_match(
     return CodeMatch(codebook.indexes[found.index], wrong, min(1.0, found.p_value * weight))
 
 
-def training_match(image: Image.Image, codebook: CodeBook, weight: int = CHANNEL_WEIGHT) -> tuple[int, float, float] | None:
+def training_match(
+    image: Image.Image, codebook: CodeBook, weight: int = CHANNEL_WEIGHT
+) -> tuple[int, float, float] | None:
     """The concept whose training mark ``image`` matches best: (index, confidence, p-value), or None
     for an empty codebook; the confidence is the share of the reading's weight on the code's signs.
 

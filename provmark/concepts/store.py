@@ -119,7 +119,9 @@ def has_variants(conn: sqlite3.Connection) -> bool:
     return any(row[1] == "variant" for row in conn.execute("PRAGMA table_info(image_concepts)"))
 
 
-def write_images(conn: sqlite3.Connection, records: Sequence[ImageRecord], indexes: Mapping[str, int], now: str) -> None:
+def write_images(
+    conn: sqlite3.Connection, records: Sequence[ImageRecord], indexes: Mapping[str, int], now: str
+) -> None:
     """Record ``records`` in one transaction (all or none), each replacing any earlier row of its
     output path; ``indexes`` maps every concept name they use to its index."""
     try:

@@ -29,7 +29,14 @@ import numpy as np
 from PIL import Image
 
 from provmark.concepts.codebook import DEFAULT_P_THRESHOLD, CodeBook, CodeMatch
-from provmark.concepts.layout import CHANNEL_REGION, CHANNEL_WEIGHT, TRAINING_REGION, Region, candidate_regions, search_weight
+from provmark.concepts.layout import (
+    CHANNEL_REGION,
+    CHANNEL_WEIGHT,
+    TRAINING_REGION,
+    Region,
+    candidate_regions,
+    search_weight,
+)
 from provmark.concepts.reading import channel_match, training_match
 from provmark.concepts.registry import Registry
 from provmark.errors import WatermarkError
@@ -98,10 +105,12 @@ def attribute_image(
     codebook = codebook if codebook is not None else registry.codebook()
     extras = (channel_grid is not None) + training_mark
     key = registry.watermark_key
-    found = [(name, m.index, m.confidence, m.p_value) for name, m in read_regions(image, regions, codebook, key, extras > 0)
-             if m is not None]  # fmt: skip
-    if channel_grid is not None and (match := channel_match(image, key, codebook, channel_grid, CHANNEL_WEIGHT * extras)):
-        found.append((CHANNEL_REGION, match.index, match.confidence, match.p_value))
+    read = read_regions(image, regions, codebook, key, halved=extras > 0)
+    found = [(name, m.index, m.confidence, m.p_value) for name, m in read if m is not None]
+    if channel_grid is not None:
+        match = channel_match(image, key, codebook, channel_grid, CHANNEL_WEIGHT * extras)
+        if match is not None:
+            found.append((CHANNEL_REGION, match.index, match.confidence, match.p_value))
     if training_mark and (trained := training_match(image, codebook, CHANNEL_WEIGHT * extras)) is not None:
         found.append((TRAINING_REGION, *trained))
     hits: dict[int, ConceptHit] = {}
