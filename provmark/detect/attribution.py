@@ -139,23 +139,27 @@ def read_regions(
     2. the other regions without the search, in one batch;
     3. every region with the search (and without it), as :func:`regions_logits` reads them.
 
-    Every reading's bound counts both readings of its region (:data:`READINGS`) and the region's
-    :func:`search_weight`, whichever stage it comes from, so the false-attribution budget is
-    the one of reading everything (a marked image costs one decoder pass instead of ~20 searches).
+    Every reading's bound counts both readings of its region (:data:`READINGS`, also where a
+    view's pilots read inverted and it is dropped) and the region's :func:`search_weight`,
+    whichever stage it comes from, so the false-attribution budget is the one of reading
+    everything (a marked image costs one decoder pass instead of ~15 searches).
     """
     assert regions[0].box == (0, 0, *image.size), "candidate regions start with the whole image"
     weights = [search_weight(region, len(regions), halved) for region in regions]
 
-    def matched(logits: list[np.ndarray], offset: int, per_reading: int) -> list[tuple[str, CodeMatch | None]]:
-        pairs = zip(regions[offset:], weights[offset:], logits)
-        return [(region.name, codebook.match(views, tests=weight * per_reading)) for region, weight, views in pairs]
+    def matched(logits: list[np.ndarray], offset: int) -> list[tuple[str, CodeMatch | None]]:
+        found = []
+        for region, weight, views in zip(regions[offset:], weights[offset:], logits):
+            matches = [m for view in views if (m := codebook.match(view, tests=weight * READINGS)) is not None]
+            found.append((region.name, min(matches, key=lambda m: (m.p_value, m.distance), default=None)))
+        return found
 
     with one_torch_thread():
-        found = matched(regions_logits(image, [regions[0].box], key, search=False), 0, READINGS)
+        found = matched(regions_logits(image, [regions[0].box], key, search=False), 0)
         if not _any_hit(found) and len(regions) > 1:
-            found = matched(regions_logits(image, [r.box for r in regions[1:]], key, search=False), 1, READINGS)
-        if not _any_hit(found):  # codebook.match counts the readings given (both, unless a view's pilots are inverted)
-            found = matched(regions_logits(image, [r.box for r in regions], key), 0, 1)
+            found = matched(regions_logits(image, [r.box for r in regions[1:]], key, search=False), 1)
+        if not _any_hit(found):
+            found = matched(regions_logits(image, [r.box for r in regions], key), 0)
     return found
 
 
