@@ -8,7 +8,8 @@ tree, and the largest single process = peak memory per worker):
 - plain PIL: decode + encode in the same format and quality + atomic write (what a re-save costs),
   with 1 and 2 processes; plain OpenCV (imread + imwrite) with 1 process, when installed;
 - ``mark_catalog`` (the library behind ``provmark mark --concept-from-dir``) with -j 1, -j 2, and
-  on a local Ray instance with 2 CPUs (``--ray``; Ray's start-up is timed apart);
+  on a local Ray instance with 2 CPUs (``--ray``; Ray's start-up is timed apart); the rate counts
+  the model load and worker start, the steady rate only the files after each worker's first;
 - attribution of the marked files, per image, model load excluded (and whether each is
   attributed to its folder's concept), and of a few unmarked sources (every reading stage and
   the alignment searches run there, so they cost far more).
@@ -121,8 +122,12 @@ def mark_pass(src: Path, dst: Path, registry: Path, jobs: int, ray: bool) -> dic
         started = time.perf_counter()
         ray_module.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
         extra["ray_start_seconds"] = time.perf_counter() - started
+    done: list[float] = []  # when each file was reported
     with Registry.open(registry) as reg:
-        summary = mark_catalog(src, dst, reg, FolderConcepts(src), MarkOptions(), jobs, ray_address="" if ray else None)
+        summary = mark_catalog(src, dst, reg, FolderConcepts(src), MarkOptions(), jobs,
+                               lambda _: done.append(time.perf_counter()), "" if ray else None)  # fmt: skip
+    if len(done) > jobs:  # after each worker's first file: without the model load and worker start
+        extra["steady_images_per_s"] = (len(done) - jobs) / (done[-1] - done[jobs - 1])
     return {"images": summary.marked, "failed": len(summary.failures), "seconds": summary.seconds, **extra}
 
 
@@ -169,10 +174,7 @@ def _tree_rss(pid: int) -> tuple[int, int]:
 
 
 def run_child(args: list[str]) -> dict[str, float]:
-    """Run one pass in a child process; add its peak tree and single-process RSS (MB) and the CPU
-    time of the child and its workers (user + system: on a shared machine, whether a second
-    worker adds work or only waits; Ray's daemons are not counted)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run one pass in a child process; add its peak tree and single-process RSS (MB)."""
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.catalog", "--child", *args], stdout=subprocess.PIPE, cwd=ROOT)
     peaks = [0, 0]
 
@@ -189,21 +191,29 @@ def run_child(args: list[str]) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(f"pass {args} failed with exit code {proc.returncode}")
     result = json.loads(out.decode().strip().splitlines()[-1])
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    result.update(peak_rss_mb=peaks[0] / 2**20, peak_process_rss_mb=peaks[1] / 2**20, cpu_seconds=cpu)
+    result.update(peak_rss_mb=peaks[0] / 2**20, peak_process_rss_mb=peaks[1] / 2**20)
     result["images_per_s"] = result["images"] / result["seconds"]
     return result
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (pool workers; not Ray's)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def child(args: argparse.Namespace) -> None:
+    """Run one pass; add the CPU seconds it took (on a shared machine: whether a second worker
+    adds work or only waits for a core)."""
     kind, src, dst = args.child, Path(args.src), Path(args.dst)
+    cpu = _cpu_seconds()
     if kind in ("pil", "cv2"):
         result = plain_pass(kind, src, dst, args.jobs)
     elif kind == "attribute":
         result = attribute_pass(src, Path(args.registry), args.jobs)
     else:
         result = mark_pass(src, dst, Path(args.registry), args.jobs, kind == "ray")
+    result["cpu_seconds"] = _cpu_seconds() - cpu
     print(json.dumps(result))
 
 
@@ -266,6 +276,9 @@ def main() -> None:
         size: {
             "mark_j1_over_pil_j1": r["mark_j1"]["images_per_s"] / r["pil_j1"]["images_per_s"],
             "mark_j2_over_mark_j1": r["mark_j2"]["images_per_s"] / r["mark_j1"]["images_per_s"],
+            **({"steady_mark_j1_over_pil_j1": r["mark_j1"]["steady_images_per_s"] / r["pil_j1"]["images_per_s"],
+                "steady_mark_j2_over_mark_j1": r["mark_j2"]["steady_images_per_s"] / r["mark_j1"]["steady_images_per_s"]}
+               if "steady_images_per_s" in r["mark_j1"] and "steady_images_per_s" in r["mark_j2"] else {}),
             "mark_j2_over_pil_j2": r["mark_j2"]["images_per_s"] / r["pil_j2"]["images_per_s"],
             **({"ray_over_mark_j1": r["ray"]["images_per_s"] / r["mark_j1"]["images_per_s"]} if "ray" in r else {}),
             "attribute_ms_per_image": 1000 * r["attribute"]["seconds"] / r["attribute"]["images"],
@@ -303,13 +316,16 @@ def print_table(result: dict) -> None:
         for name, p in passes.items():
             print(f"{size:<5} {name:<18} {p['images_per_s']:>9.2f} {p['cpu_seconds']:>7.1f} "
                   f"{p['peak_rss_mb']:>13.0f} {p['peak_process_rss_mb']:>15.0f}")  # fmt: skip
-    print(f"\n{'size':<5} {'mark/PIL -j1':>12} {'-j2/-j1':>8} {'mark/PIL -j2':>12} {'ray/-j1':>8} {'attribute ms':>13}"
-          f" {'unmarked ms':>12}")  # fmt: skip
+    print(f"\n{'size':<5} {'mark/PIL -j1':>12} {'-j2/-j1':>8} {'steady':>13} {'mark/PIL -j2':>12} {'ray/-j1':>8} "
+          f"{'attribute ms':>13} {'unmarked ms':>12}")  # fmt: skip
     for size, s in result["summary"].items():
         ray = f"{s['ray_over_mark_j1']:.2f}" if "ray_over_mark_j1" in s else "-"
         unmarked = f"{s['attribute_unmarked_ms_per_image']:.0f}" if "attribute_unmarked_ms_per_image" in s else "-"
-        print(f"{size:<5} {s['mark_j1_over_pil_j1']:>12.2f} {s['mark_j2_over_mark_j1']:>8.2f} "
+        steady = (f"{s['steady_mark_j1_over_pil_j1']:.2f} / {s['steady_mark_j2_over_mark_j1']:.2f}"
+                  if "steady_mark_j1_over_pil_j1" in s else "-")  # fmt: skip
+        print(f"{size:<5} {s['mark_j1_over_pil_j1']:>12.2f} {s['mark_j2_over_mark_j1']:>8.2f} {steady:>13} "
               f"{s['mark_j2_over_pil_j2']:>12.2f} {ray:>8} {s['attribute_ms_per_image']:>13.0f} {unmarked:>12}")  # fmt: skip
+    print("steady: mark/PIL -j1 and -j2/-j1 after each worker's first file")
     m = result["machine"]
     print(f"load average: start {m['load_average_start'][0]:.1f}, end {m['load_average_end'][0]:.1f} ({m['cpus']} CPUs)")
     print(f"uptime: start '{m['uptime_start']}', end '{m['uptime_end']}'")
