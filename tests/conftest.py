@@ -49,12 +49,13 @@ def _write_encrypted_key(plain_key: Path, target: Path, password: bytes) -> Path
 
 @dataclass
 class Service:
-    """A real ``provmark serve`` on loopback: its URL, keys, bearer token and log file."""
+    """A real ``provmark serve`` on loopback: its URL, keys, bearer token, log file and concept registry."""
 
     url: str
     keys: Path
     token: str
     log: Path
+    registry: Path
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
                 timeout: float = 120) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
@@ -85,21 +86,26 @@ class Service:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """``provmark serve`` started as its own process (real uvicorn) with small limits for the tests."""
     pytest.importorskip("fastapi", reason="the [serve] extra is not installed")
+    from provmark.api import ConceptSpec, Registry
     from provmark.keys import init_keys
 
     root = tmp_path_factory.mktemp("service")
     keys = init_keys(root / "keys", org="Service Test Org").dir
+    registry = root / "catalog.db"
+    with Registry.open(registry, create=True) as reg:
+        reg.add([ConceptSpec("red-fox", owner="Fox Agency", licence="CC-BY-4.0"), ConceptSpec("old-town")])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     token = secrets.token_urlsafe(24)
     log = root / "server.log"
     command = [sys.executable, "-c", "from provmark.cli.main import main; main()", "serve", "--keys", str(keys),
-               "--port", str(port), "--workers", "2", "--max-upload-mb", "3", "--max-megapixels", "8"]  # fmt: skip
+               "--port", str(port), "--workers", "2", "--max-upload-mb", "3", "--max-megapixels", "8",
+               "--registry", str(registry)]  # fmt: skip
     env = {**os.environ, "PROVMARK_SIGN_TOKEN": token}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = Service(f"http://127.0.0.1:{port}", keys, token, log)
+    server = Service(f"http://127.0.0.1:{port}", keys, token, log, registry)
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -155,3 +161,14 @@ def samples(service: Service, photo_paths: list[Path]) -> Samples:
             forged, carries = candidate, True
             break
     return Samples(signed, headers["x-provmark-manifest-id"], stripped.getvalue(), forged, carries, photo_paths[1].read_bytes())
+
+
+@pytest.fixture(scope="session")
+def concept_marked(service: Service, photo_paths: list[Path]) -> bytes:
+    """A photo marked with the service registry's concept "red-fox" (JPEG)."""
+    import provmark
+
+    marked = provmark.mark_image(photo_paths[2].read_bytes(), service.registry, "red-fox")
+    buf = io.BytesIO()
+    marked.save(buf, format="JPEG", quality=92)
+    return buf.getvalue()

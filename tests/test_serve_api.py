@@ -36,7 +36,9 @@ def test_verify_returns_the_cli_json(service, samples, tmp_path: Path) -> None:
     assert cli.returncode == 0, cli.stderr
     status, report = _json(service.request("POST", "/verify?name=signed.jpg", samples.signed))
     assert status == 200
+    attribution = report.pop("attribution")  # the test server has a concept registry, the CLI call none
     assert report == json.loads(cli.stdout)
+    assert attribution["concepts"] == [] and attribution["regions_tried"] > 0
     assert report["verified"] is True and report["ai_generated"] is True
     assert report["c2pa"]["signer"] and report["watermark"]["payload"] == samples.manifest_id
 
@@ -65,7 +67,8 @@ def test_page_check_gives_plain_verdicts(service, samples) -> None:
 def test_stripped_copy_resolves_to_its_manifest(service, samples) -> None:
     status, found = _json(service.request("POST", f"/matches/byContent?alg={SOFT_BINDING_ALG}", samples.stripped))
     assert status == 200 and [m["manifestId"] for m in found["matches"]] == [samples.manifest_id]
-    assert found["matches"][0]["similarityScore"] >= 90 and found["matches"][0]["endpoint"] == service.url  # 100 - 100 * distance / 64
+    assert found["matches"][0]["similarityScore"] >= 90  # 100 - 100 * distance / 64
+    assert "endpoint" not in found["matches"][0]  # absent: the manifest is served here
 
     value = base64.b64encode(bytes.fromhex(samples.manifest_id)).decode()
     status, by_get = _json(service.request("GET", f"/matches/byBinding?alg={SOFT_BINDING_ALG}&value={value.replace('+', '%2B')}"))
@@ -150,36 +153,6 @@ def test_logs_and_errors_hold_no_secrets(service, samples) -> None:
         _, _, body = service.request("POST", path, samples.signed)
         text = body.decode()
         assert key_text not in text and service.token not in text and str(service.keys) not in text
-
-
-def test_gate_bounds_concurrency_queue_and_time() -> None:
-    from provmark.serve.errors import ApiError
-    from provmark.serve.limits import Gate, Limits
-
-    running, peak, lock = [0], [0], threading.Lock()
-
-    def work(seconds: float) -> str:
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(seconds)
-        with lock:
-            running[0] -= 1
-        return "done"
-
-    async def scenario() -> list[object]:
-        gate = Gate(Limits(workers=2, queue=2, timeout_s=0.5))
-        calls = [gate.run(lambda: work(0.2)) for _ in range(4)]  # 2 run, 2 wait
-        results = await asyncio.gather(*calls, gate.run(lambda: work(0.2)), return_exceptions=True)
-        slow = await asyncio.gather(gate.run(lambda: work(1.0)), return_exceptions=True)
-        gate.close()
-        return results + slow
-
-    results = asyncio.run(scenario())
-    assert results[:4] == ["done"] * 4
-    assert isinstance(results[4], ApiError) and results[4].status == 503
-    assert isinstance(results[5], ApiError) and results[5].status == 504
-    assert peak[0] == 2
 
 
 def test_slow_uploads_time_out() -> None:

@@ -1,8 +1,8 @@
 """The verification page in a real headless browser (Debian chromium driven by Playwright).
 
 One browser session uploads a signed image, its stripped copy, a forged copy (the watermark
-residual copied onto another photo), an unmarked photo and a non-image, and checks what the
-page shows. Screenshots go to $PROVMARK_SCREENSHOTS (e.g. docs/screenshots) or a temp folder.
+residual copied onto another photo), an unmarked photo, a non-image and a photo carrying a
+registered concept (the server has a registry), and checks what the page shows. Screenshots go to $PROVMARK_SCREENSHOTS (e.g. docs/screenshots) or a temp folder.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Debian chromium is not installed (scripts/setup.sh installs it)", allow_module_level=True)
 
 
-def test_page_shows_the_verdict_for_each_kind_of_image(service, samples, tmp_path: Path) -> None:
+def test_page_shows_the_verdict_for_each_kind_of_image(service, samples, concept_marked, tmp_path: Path) -> None:
     shots = Path(os.environ.get("PROVMARK_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     uploads = [
@@ -36,6 +36,7 @@ def test_page_shows_the_verdict_for_each_kind_of_image(service, samples, tmp_pat
             else ("none", "No provenance found", "Detected")
         )),
         ("unmarked.jpg", samples.unmarked, "image/jpeg", "none", "No provenance found", "Detected"),
+        ("concepts.jpg", concept_marked, "image/jpeg", "concepts", "Carries registered concepts: red-fox (Fox Agency)", "CC-BY-4.0"),
         ("notes.txt", b"not an image\n" * 10, "text/plain", "error", "not an image file", None),
     ]
     with sync_api.sync_playwright() as playwright:
@@ -59,6 +60,7 @@ def test_page_shows_the_verdict_for_each_kind_of_image(service, samples, tmp_pat
                 assert text in headline.inner_text(), (name, headline.inner_text())
                 if detail is not None:
                     assert detail in page.locator("#sections").inner_text(), name
+                    assert page.locator("#s-concepts").count() == 1, name  # the server has a registry
                     assert page.locator("#preview").evaluate("img => img.complete && img.naturalWidth > 0")
                 if kind in ("ai", "copied"):  # a manifest was found: the page shows what was signed beside the upload
                     page.wait_for_selector("#signed-fig:not([hidden])", timeout=30_000)

@@ -165,3 +165,13 @@ def read_regions(
 
 def _any_hit(found: list[tuple[str, CodeMatch | None]]) -> bool:
     return any(match is not None and match.p_value <= DEFAULT_P_THRESHOLD for _, match in found)
+
+
+def attribution_json(image: Image.Image, registry: Registry) -> dict[str, Any]:
+    """The concepts of ``registry`` in ``image`` as JSON (``concepts``, ``regions_tried``), or
+    ``{"error": ...}`` when the image cannot carry a concept mark (the service's ``attribution``)."""
+    try:
+        hits, tried = attribute_image(image, registry)
+    except WatermarkError as exc:
+        return {"concepts": [], "regions_tried": 0, "error": str(exc)}
+    return {"concepts": [asdict(hit) for hit in hits], "regions_tried": tried}

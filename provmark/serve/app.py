@@ -6,13 +6,17 @@ never client addresses, query strings, uploads, tokens or key material.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import hmac
 import logging
+import os
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from importlib import resources
 from typing import Any
 
@@ -21,10 +25,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provmark import __version__
-from provmark.errors import ProvmarkError
-from provmark.serve.engine import Engine
+from provmark.errors import KeyMaterialError, ProvmarkError, RegistryError
+from provmark.keys import load_keys
+from provmark.serve.engine import start_engine
 from provmark.serve.errors import ApiError, from_provmark
-from provmark.serve.limits import Gate, Limits, read_body
+from provmark.serve.limits import Limits, read_body
+from provmark.serve.pool import WorkerPool
+from provmark.serve.resolution import MAX_QUERY
 from provmark.serve.resolution import router as resolution_router
 from provmark.serve.verdict import headline
 
@@ -43,30 +50,55 @@ PAGE_HEADERS = {
 
 @dataclass
 class Service:
-    """What the routes share: the engine, the limits, the worker gate, the signing token."""
+    """What the routes share: the worker pool (each worker an :class:`Engine`), the limits, the signing token."""
 
-    engine: Engine
+    pool: WorkerPool
     limits: Limits
-    gate: Gate
     sign_token: str | None
     page: str
+    attribution: bool
 
 
-def create_app(engine: Engine, limits: Limits | None = None, sign_token: str | None = None) -> FastAPI:
-    """The ASGI app. ``sign_token`` enables ``POST /sign`` for requests bearing it."""
+def create_app(
+    keys_dir: str | os.PathLike[str],
+    limits: Limits | None = None,
+    *,
+    sign_token: str | None = None,
+    registry: str | os.PathLike[str] | None = None,
+    password: str | None = None,
+) -> FastAPI:
+    """The ASGI app over a keys folder (its CA, watermark key and manifest store ``manifests/``).
+
+    ``limits.workers`` worker processes, started with the app (or by ``app.state.service.pool.start()``),
+    each load the keys and the watermark model once. ``sign_token`` enables ``POST /sign`` for
+    requests bearing it (``password`` opens an encrypted signing key); ``registry`` (a concept
+    registry file) adds concept attribution to every report.
+
+    >>> app = create_app("keys", Limits(workers=2), sign_token="change-me")  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
     limits = limits or Limits()
-    gate = Gate(limits)
+    if load_keys(keys_dir).watermark_key is None:
+        raise KeyMaterialError(f"{keys_dir}: no watermark.key: the service needs a keys folder from 'provmark keys init'")
+    if registry is not None and not Path(registry).is_file():
+        raise RegistryError(f"{registry}: no such concept registry (make one with 'provmark concepts add')")
+    options = {"password": password, "signing": sign_token is not None, "max_pixels": limits.max_pixels}
+    if registry is not None:
+        options["registry"] = Path(registry)
+    pool = WorkerPool(functools.partial(start_engine, Path(keys_dir), **options), limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not pool.pids:
+            await asyncio.to_thread(pool.start)
         yield
-        gate.close()
+        pool.close()
 
     app = FastAPI(title="provmark", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     page = resources.files("provmark.serve").joinpath("page.html").read_text(encoding="utf-8")
-    app.state.service = Service(engine, limits, gate, sign_token or None, page)
+    app.state.service = Service(pool, limits, sign_token or None, page, registry is not None)
     app.include_router(resolution_router)
-    _add_errors_and_logs(app, engine)
+    _add_errors_and_logs(app, Path(keys_dir), [Path(registry)] if registry is not None else [])
     _add_routes(app)
     return app
 
@@ -79,7 +111,10 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
         service: Service = request.app.state.service
-        return JSONResponse({"status": "ok", "version": __version__, "signing": service.sign_token is not None})
+        return JSONResponse({
+            "status": "ok", "version": __version__, "signing": service.sign_token is not None,
+            "attribution": service.attribution, "workers": len(service.pool.pids),
+        })  # fmt: skip
 
     @app.post("/verify")
     async def verify(request: Request) -> JSONResponse:
@@ -99,9 +134,7 @@ def _add_routes(app: FastAPI) -> None:
         _authorize(request, service)
         data = await read_body(request, service.limits)
         fields = {k: v for k in ("prompt", "model", "title") if (v := request.query_params.get(k))}
-        signed, mime, payload = await service.gate.run(
-            lambda: service.engine.sign(data, service.limits.max_pixels, **fields)
-        )
+        signed, mime, payload = await service.pool.run("sign", data, **fields)
         headers = {"X-Provmark-Manifest-Id": payload} if payload else {}
         return Response(signed, media_type=mime, headers=headers)
 
@@ -110,8 +143,8 @@ async def _report(request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
     name = _NAME.sub("_", request.query_params.get("name", "upload").rsplit("/", 1)[-1])[:120] or "upload"
     data = await read_body(request, service.limits)
-    report = await service.gate.run(lambda: service.engine.verify(data, name, service.limits.max_pixels))
-    return report.to_dict()
+    report: dict[str, Any] = await service.pool.run("report", data, name)
+    return report
 
 
 def _authorize(request: Request, service: Service) -> None:
@@ -122,8 +155,9 @@ def _authorize(request: Request, service: Service) -> None:
         raise ApiError(401, "unauthorized", "POST /sign needs 'Authorization: Bearer <token>'")
 
 
-def _add_errors_and_logs(app: FastAPI, engine: Engine) -> None:
-    hidden = sorted({str(engine.keys_dir), str(engine.keys_dir.resolve())}, key=len, reverse=True)
+def _add_errors_and_logs(app: FastAPI, keys_dir: Path, files: list[Path]) -> None:
+    places = [keys_dir, *files]
+    hidden = sorted({text for p in places for text in (str(p), str(p.resolve()))}, key=len, reverse=True)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -138,14 +172,17 @@ def _add_errors_and_logs(app: FastAPI, engine: Engine) -> None:
     async def library_error(request: Request, exc: ProvmarkError) -> JSONResponse:
         error = from_provmark(exc)
         for text in hidden:
-            error.message = error.message.replace(text, "KEYS")
+            error.message = error.message.replace(text, "SERVER")
         return error.response()
 
     @app.middleware("http")
     async def log_requests(request: Request, call_next: Any) -> Response:
         start = time.perf_counter()
         try:
-            response = await call_next(request)
+            if len(request.scope.get("query_string", b"")) > MAX_QUERY:
+                response = ApiError(414, "query_too_long", f"the query string is over {MAX_QUERY} characters").response()
+            else:
+                response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - last resort: never a traceback to the client
             log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
             response = ApiError(500, "internal", "internal error; the request was not processed").response()

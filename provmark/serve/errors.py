@@ -10,13 +10,14 @@ from provmark.errors import InputImageError, ProvmarkError
 class ApiError(Exception):
     """An error answered to the client as it is (the message says what to do)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
     def response(self) -> JSONResponse:
-        """The JSON response for this error."""
-        return JSONResponse({"error": {"code": self.code, "message": self.message}}, status_code=self.status)
+        """The JSON response for this error (with ``headers``, e.g. ``Retry-After``)."""
+        body = {"error": {"code": self.code, "message": self.message}}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def from_provmark(exc: ProvmarkError) -> ApiError:

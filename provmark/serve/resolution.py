@@ -1,34 +1,39 @@
-"""The C2PA Soft Binding Resolution API over the manifest store.
-
-Routes and shapes follow the C2PA "Soft Binding Resolution API" (OpenAPI 3.0, version 1.0.0):
+"""The C2PA Soft Binding Resolution API (OpenAPI 1.0.0) over the manifest store.
 
 - ``GET /matches/byBinding?alg=&value=[&maxResults=]`` and ``POST /matches/byBinding`` with
   ``{"alg": ..., "value": ...}``: manifests whose soft binding (base64 ``value``) matches;
-- ``POST /matches/byContent?alg=[&maxResults=]`` with the asset as the body: the service reads
-  the watermark itself;
-- both answer ``{"matches": [{"manifestId": ..., "endpoint": ..., "similarityScore": ...}]}``
-  (``similarityScore``, 0-100, from the content fingerprint, only where one is stored);
-- ``GET /manifests/{manifestId}``: the manifest store, ``application/c2pa``;
+- ``POST /matches/byContent?alg=[&maxResults=][&hintAlg=&hintValue=]`` with the asset as the
+  body: the service reads the watermark itself; a hint (a binding the client read) is looked
+  up too;
+- both answer ``{"matches": [{"manifestId": ..., "similarityScore": ...}]}``: no ``endpoint``,
+  since every manifest is served here (``similarityScore``, 0-100, from the content
+  fingerprint, only where one is stored); at most ``maxResults`` (default 10, capped at
+  :data:`MAX_RESULTS`);
+- ``GET /manifests/{manifestId}[?returnActiveManifest=true]``: the manifest store, or its
+  active manifest alone, ``application/c2pa``;
 - ``GET /services/supportedAlgorithms``: ``{"watermarks": [{"alg": ...}], "fingerprints": []}``;
 - ``GET /manifests/{manifestId}/thumbnail`` (a provmark extension): what was signed.
 
+Query strings longer than :data:`MAX_QUERY` characters get 414 (see :mod:`provmark.serve.app`).
 Manifest ids are the watermark payloads in hex.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from provmark.c2pa.manifest import SOFT_BINDING_ALG
-from provmark.serve.engine import Match
+from provmark.serve.engine import Match, decode_binding
 from provmark.serve.errors import ApiError
 from provmark.serve.limits import read_body
 
-T = TypeVar("T")
+#: Matches answered when the query names no maxResults, and the most it may ask for.
+DEFAULT_RESULTS, MAX_RESULTS = 10, 400
+#: Longest query string accepted (characters); longer ones get 414.
+MAX_QUERY = 2048
 
 router = APIRouter(tags=["soft binding resolution"])
 
@@ -39,32 +44,36 @@ def _state(request: Request) -> Any:
 
 def _max_results(value: str | None) -> int:
     if value is None:
-        return 10
+        return DEFAULT_RESULTS
     if not value.isdigit() or int(value) < 1:
         raise ApiError(400, "bad_request", "maxResults must be a positive integer")
-    return int(value)
+    return min(int(value), MAX_RESULTS)
 
 
-def _answer(request: Request, matches: list[Match], max_results: int) -> JSONResponse:
-    endpoint = str(request.base_url).rstrip("/")
+def _answer(matches: list[Match], max_results: int) -> JSONResponse:
     out = []
     for match in matches[:max_results]:
-        entry: dict[str, Any] = {"manifestId": match.manifest_id, "endpoint": endpoint}
+        entry: dict[str, Any] = {"manifestId": match.manifest_id}
         if match.similarity is not None:
             entry["similarityScore"] = match.similarity
         out.append(entry)
     return JSONResponse({"matches": out})
 
 
-async def _by_binding(request: Request, alg: str | None, value: str | None, max_results: str | None) -> JSONResponse:
-    if not alg or not value:
+def _bad(exc: ValueError) -> ApiError:
+    return ApiError(400, "bad_request", str(exc))
+
+
+async def _by_binding(request: Request, alg: object, value: object, max_results: str | None) -> JSONResponse:
+    if not isinstance(alg, str) or not isinstance(value, str) or not alg or not value:
         raise ApiError(400, "bad_request", "give alg and value (base64 of the soft binding)")
-    service = _state(request)
+    limit = _max_results(max_results)
     try:
-        matches = await service.gate.run(lambda: service.engine.matches_by_binding(alg, value))
+        decode_binding(alg, value)  # a malformed query is refused before it takes a worker
     except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
-    return _answer(request, matches, _max_results(max_results))
+        raise _bad(exc) from None
+    service = _state(request)
+    return _answer(await service.pool.run("matches_by_binding", alg, value), limit)
 
 
 @router.get("/matches/byBinding")
@@ -88,44 +97,52 @@ async def by_binding_post(request: Request) -> JSONResponse:
 
 @router.post("/matches/byContent")
 async def by_content(request: Request) -> JSONResponse:
-    """Manifest ids for the watermark in an uploaded asset (the request body)."""
+    """Manifest ids for the watermark in an uploaded asset (the request body), and for a hint."""
     service = _state(request)
-    alg = request.query_params.get("alg", SOFT_BINDING_ALG)
+    q = request.query_params
+    alg = q.get("alg", SOFT_BINDING_ALG)
     if alg != SOFT_BINDING_ALG:
         raise ApiError(400, "bad_request", f"unsupported soft-binding algorithm {alg!r} (supported: {SOFT_BINDING_ALG})")
-    max_results = _max_results(request.query_params.get("maxResults"))
+    max_results = _max_results(q.get("maxResults"))
+    hint = None
+    if q.get("hintAlg") is not None or q.get("hintValue") is not None:
+        if not q.get("hintAlg") or not q.get("hintValue"):
+            raise ApiError(400, "bad_request", "give hintAlg and hintValue together")
+        try:
+            hint = decode_binding(q["hintAlg"], q["hintValue"])
+        except ValueError as exc:
+            raise _bad(exc) from None
     data = await read_body(request, service.limits)
-    matches = await service.gate.run(lambda: service.engine.matches_by_content(data, service.limits.max_pixels))
-    return _answer(request, matches, max_results)
+    return _answer(await service.pool.run("matches_by_content", data, hint), max_results)
 
 
 @router.get("/manifests/{manifest_id}")
 async def manifest(request: Request, manifest_id: str) -> Response:
-    """The manifest store kept under ``manifest_id``."""
-    service = _state(request)
-    data = await _lookup(service, lambda: service.engine.manifest(manifest_id), f"no manifest {manifest_id} in this store")
+    """The manifest store kept under ``manifest_id`` (``returnActiveManifest=true``: its active manifest)."""
+    active = request.query_params.get("returnActiveManifest", "false").lower()
+    if active not in ("true", "false"):
+        raise ApiError(400, "bad_request", "returnActiveManifest is true or false")
+    data = await _lookup(request, "manifest", manifest_id, active == "true")
+    if data is None:
+        raise ApiError(404, "not_found", f"no manifest {manifest_id} in this store")
     return Response(data, media_type="application/c2pa")
 
 
 @router.get("/manifests/{manifest_id}/thumbnail")
 async def thumbnail(request: Request, manifest_id: str) -> Response:
     """provmark extension: what was signed (the manifest's thumbnail, else the fingerprint's gray preview)."""
-    service = _state(request)
-    found = await _lookup(
-        service, lambda: service.engine.thumbnail(manifest_id), f"no thumbnail for manifest {manifest_id} in this store"
-    )
+    found = await _lookup(request, "thumbnail", manifest_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no thumbnail for manifest {manifest_id} in this store")
     return Response(found[0], media_type=found[1])
 
 
-async def _lookup(service: Any, find: Callable[[], T | None], missing: str) -> T:
-    """Run a store lookup on the worker pool: 400 for a malformed id, 404 with ``missing`` when absent."""
+async def _lookup(request: Request, method: str, *args: Any) -> Any:
+    """A store lookup on the worker pool; 400 for a malformed id."""
     try:
-        found = await service.gate.run(find)
+        return await _state(request).pool.run(method, *args)
     except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
-    if found is None:
-        raise ApiError(404, "not_found", missing)
-    return found
+        raise _bad(exc) from None
 
 
 @router.get("/services/supportedAlgorithms")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Verdict kinds (the page colours them).
-AI, NOT_AI, NONE, TAMPERED, COPIED, UNCLEAR = "ai", "not-ai", "none", "tampered", "copied", "unclear"
+AI, NOT_AI, NONE, TAMPERED, COPIED, UNCLEAR, CONCEPTS = "ai", "not-ai", "none", "tampered", "copied", "unclear", "concepts"
 
 
 def headline(report: dict[str, Any]) -> dict[str, str]:
@@ -37,6 +37,10 @@ def headline(report: dict[str, Any]) -> dict[str, str]:
     if mark.get("detected"):
         return _say(UNCLEAR, "Watermark found, but its manifest is not in this service's store.")
     if not c2pa.get("present"):
+        hits = (report.get("attribution") or {}).get("concepts") or []
+        if hits:
+            named = ", ".join(h["name"] + (f" ({h['owner']})" if h.get("owner") else "") for h in hits)
+            return _say(CONCEPTS, f"Carries registered concepts: {named}. No C2PA manifest, no provenance watermark.")
         return _say(NONE, "No provenance found: no C2PA manifest, no disclosure metadata, no watermark.")
     return _say(UNCLEAR, "Provenance found, but it does not say whether the image is AI-generated.")
 
