@@ -5,6 +5,7 @@ EXIF disclosure, watermark and content check, gathered into a report whose verdi
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class VerifyOptions:
     watermark_key: bytes | None = None
     store: ManifestStore | None = None
     fetch_remote: bool = False
+    #: Store entries already validated, by payload, kept from one call to the next (entries never
+    #: change once written): a long-lived verifier such as a service worker sets one.
+    recovered: dict[bytes, ManifestSummary] | None = None
 
 
 def build_options(
@@ -160,7 +164,7 @@ def verify_loaded(
     manifest = _embedded_manifest(loaded, data, options, sidecar)
     watermark = None
     if options.watermark_key is not None:
-        watermark, recovered = _watermark(loaded, options.watermark_key, options.store, options.trust_pems)
+        watermark, recovered = _watermark(loaded, options, embedded=manifest is not None)
         if manifest is None and recovered is not None:
             manifest = recovered
         if manifest is not None and manifest.soft_bindings and watermark.detected:
@@ -196,13 +200,15 @@ def _embedded_manifest(
     )
 
 
-def _watermark(
-    loaded: LoadedImage, key: bytes, store: ManifestStore | None, trust_pems: list[str]
-) -> tuple[WatermarkReport, ManifestSummary | None]:
+def _watermark(loaded: LoadedImage, options: VerifyOptions, embedded: bool) -> tuple[WatermarkReport, ManifestSummary | None]:
+    """The watermark report, and the manifest its payload recovers from the store. With an
+    ``embedded`` manifest (the one reported) the store entry is only looked up, not validated again."""
     from provmark.watermark.marking import decode_watermark  # the neural decoder: only when a key is given
 
+    assert options.watermark_key is not None
+    store = options.store
     try:
-        result = decode_watermark(loaded.image, key)
+        result = decode_watermark(loaded.image, options.watermark_key)
     except WatermarkError as exc:  # the image cannot carry a mark: report, do not fail the file
         return WatermarkReport(detected=False, error=str(exc)), None
     payload = result.payload if result.detected else None
@@ -213,12 +219,24 @@ def _watermark(
     if payload and store is not None:
         store_bytes = store.get(payload)
         if store_bytes is not None:
-            recovered = read_manifest(store_bytes, "application/c2pa", trust_pems=trust_pems, source="soft-binding")
-            if recovered is not None and not recovered.validated:
-                raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {recovered.problem_detail}")
-            report.manifest_recovered = recovered is not None
+            if not embedded:
+                recovered = _stored_manifest(loaded, payload, store_bytes, options)
+            report.manifest_recovered = embedded or recovered is not None
             check_content(report, store, payload, loaded)
     return report, recovered
+
+
+def _stored_manifest(loaded: LoadedImage, payload: bytes, store_bytes: bytes, options: VerifyOptions) -> ManifestSummary | None:
+    """The store entry under ``payload``, validated (or taken from ``options.recovered``)."""
+    known = options.recovered.get(payload) if options.recovered is not None else None
+    if known is not None:
+        return copy.deepcopy(known)
+    recovered = read_manifest(store_bytes, "application/c2pa", trust_pems=options.trust_pems, source="soft-binding")
+    if recovered is not None and not recovered.validated:
+        raise InputImageError(f"{loaded.name}: manifest store entry {payload.hex()}: {recovered.problem_detail}")
+    if recovered is not None and options.recovered is not None:
+        options.recovered[payload] = copy.deepcopy(recovered)
+    return recovered
 
 
 def check_content(report: WatermarkReport, store: ManifestStore, payload: bytes, loaded: LoadedImage) -> None:

@@ -1,8 +1,8 @@
 """``provmark serve``: a verification page, ``POST /verify``, the C2PA Soft Binding Resolution API
 over the manifest store, and ``POST /sign`` for generator pipelines (FastAPI, extra ``[serve]``).
 
-    from provmark.serve import Engine, Limits, create_app
-    app = create_app(Engine("keys"), Limits())      # any ASGI server runs it
+    from provmark.serve import Limits, create_app
+    app = create_app("keys", Limits(workers=2))     # any ASGI server runs it; each worker holds an Engine
 """
 
 from provmark.serve.app import create_app

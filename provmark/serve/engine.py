@@ -27,7 +27,7 @@ from provmark.errors import KeyMaterialError
 from provmark.io.images import MAX_PIXELS, load_image
 from provmark.keys import load_keys
 from provmark.serve.jumbf import active_manifest_store
-from provmark.serve.store import CachedStore
+from provmark.serve.store import CACHED_ENTRIES, CachedStore, Recent
 from provmark.signing.signer import Signer
 from provmark.watermark.codec import PAYLOAD_BYTES
 
@@ -65,6 +65,7 @@ class Engine:
         self.store = CachedStore(keys.store.root)
         self.verifier = Verifier(keys)
         self.verifier.options.store = self.store
+        self.verifier.options.recovered = Recent(CACHED_ENTRIES)
         self.signer = Signer(keys, password=password) if signing else None
         self.registry = Registry.open(registry) if registry is not None else None
 

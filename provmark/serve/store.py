@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from provmark.c2pa.fingerprint import Fingerprint
 from provmark.c2pa.store import ManifestStore
@@ -17,26 +17,21 @@ from provmark.c2pa.store import ManifestStore
 #: Entries a worker keeps (a manifest store is a few KB, a fingerprint 4 KB).
 CACHED_ENTRIES = 1024
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Recent(Generic[V]):
-    """The last ``size`` values found, by payload."""
+class Recent(OrderedDict[K, V]):
+    """A dict of at most ``size`` entries: adding one past that drops the oldest."""
 
     def __init__(self, size: int) -> None:
-        self.size, self._items = size, OrderedDict[bytes, V]()
+        super().__init__()
+        self.size = size
 
-    def get(self, key: bytes) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: bytes, value: V) -> V:
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 class CachedStore(ManifestStore):
@@ -44,19 +39,19 @@ class CachedStore(ManifestStore):
 
     def __init__(self, root: str | os.PathLike[str], size: int = CACHED_ENTRIES) -> None:
         super().__init__(root)
-        self._stores: _Recent[bytes] = _Recent(size)
-        self._fingerprints: _Recent[Fingerprint] = _Recent(size)
+        self._stores: Recent[bytes, bytes] = Recent(size)
+        self._fingerprints: Recent[bytes, Fingerprint] = Recent(size)
 
     def get(self, payload: bytes) -> bytes | None:
         """The manifest store under ``payload`` (from memory once read), or None."""
         found = self._stores.get(payload)
         if found is None and (found := super().get(payload)) is not None:
-            self._stores.put(payload, found)
+            self._stores[payload] = found
         return found
 
     def fingerprint(self, payload: bytes) -> Fingerprint | None:
         """The fingerprint kept with ``payload`` (from memory once read), or None."""
         found = self._fingerprints.get(payload)
         if found is None and (found := super().fingerprint(payload)) is not None:
-            self._fingerprints.put(payload, found)
+            self._fingerprints[payload] = found
         return found
