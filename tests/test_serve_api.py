@@ -41,6 +41,8 @@ def test_verify_returns_the_cli_json(service, samples, tmp_path: Path) -> None:
     assert attribution["concepts"] == [] and attribution["regions_tried"] > 0
     assert report["verified"] is True and report["ai_generated"] is True
     assert report["c2pa"]["signer"] and report["watermark"]["payload"] == samples.manifest_id
+    # the hard binding holds and names the watermark: these are the signed bytes, no fingerprint search
+    assert report["watermark"]["content"] == "match" and report["watermark"]["content_distance"] is None
 
 
 def test_page_check_gives_plain_verdicts(service, samples) -> None:
@@ -60,6 +62,8 @@ def test_page_check_gives_plain_verdicts(service, samples) -> None:
         status, body = _json(service.request("POST", "/api/check", uploads[name]))
         assert status == 200
         assert body["headline"]["kind"] == kind and body["headline"]["text"].startswith(text), (name, body["headline"])
+        if name == "tampered":  # the hard binding fails: the content is compared with the fingerprint
+            assert body["report"]["watermark"]["content_distance"] is not None
         if name in ("forged", "unmarked"):
             assert body["report"]["ai_generated"] != True  # noqa: E712 - "unknown" or False, never True
 

@@ -31,7 +31,8 @@ class WatermarkReport:
     #: unchecked (the store entry has no fingerprint); None when nothing was recovered.
     content: str | None = None
     #: Hamming distance (of 64 bits) between the image and the signed pixels' fingerprint, and the
-    #: largest distance that still counts as a match.
+    #: largest distance that still counts as a match; None with a "match" proven by the embedded
+    #: manifest's hard binding (these are the signed bytes: no fingerprint search is needed).
     content_distance: int | None = None
     content_threshold: int | None = None
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from provmark.c2pa.reader import CORRUPT, UNPARSEABLE, ManifestSummary, read_manifest
 from provmark.c2pa.signer import C2PA_MIME_TYPES
 from provmark.c2pa.store import ManifestStore
-from provmark.detect.report import CONTENT_DIFFERS, CONTENT_MATCH, CONTENT_UNCHECKED, VerificationReport, WatermarkReport
+from provmark.detect.report import (
+    CONTENT_DIFFERS, CONTENT_MATCH, CONTENT_UNCHECKED, INTACT, VerificationReport, WatermarkReport,
+)  # fmt: skip
 from provmark.detect.verdict import ai_verdict, integrity
 from provmark.errors import InputImageError, VerificationError, WatermarkError
 from provmark.io.codecs import C2PA_ONLY, sniff_c2pa_mime
@@ -164,7 +166,7 @@ def verify_loaded(
     manifest = _embedded_manifest(loaded, data, options, sidecar)
     watermark = None
     if options.watermark_key is not None:
-        watermark, recovered = _watermark(loaded, options, embedded=manifest is not None)
+        watermark, recovered = _watermark(loaded, options, embedded=manifest)
         if manifest is None and recovered is not None:
             manifest = recovered
         if manifest is not None and manifest.soft_bindings and watermark.detected:
@@ -200,9 +202,15 @@ def _embedded_manifest(
     )
 
 
-def _watermark(loaded: LoadedImage, options: VerifyOptions, embedded: bool) -> tuple[WatermarkReport, ManifestSummary | None]:
-    """The watermark report, and the manifest its payload recovers from the store. With an
-    ``embedded`` manifest (the one reported) the store entry is only looked up, not validated again."""
+def _watermark(
+    loaded: LoadedImage, options: VerifyOptions, embedded: ManifestSummary | None
+) -> tuple[WatermarkReport, ManifestSummary | None]:
+    """The watermark report, and the manifest its payload recovers from the store.
+
+    With an ``embedded`` manifest (the one reported) the store entry is only looked up, not
+    validated again; when that manifest's hard binding holds and names the payload as its soft
+    binding, these bytes are the signed ones and the content needs no fingerprint search.
+    """
     from provmark.watermark.marking import decode_watermark  # the neural decoder: only when a key is given
 
     assert options.watermark_key is not None
@@ -219,11 +227,19 @@ def _watermark(loaded: LoadedImage, options: VerifyOptions, embedded: bool) -> t
     if payload and store is not None:
         store_bytes = store.get(payload)
         if store_bytes is not None:
-            if not embedded:
+            if embedded is None:
                 recovered = _stored_manifest(loaded, payload, store_bytes, options)
-            report.manifest_recovered = embedded or recovered is not None
-            check_content(report, store, payload, loaded)
+            report.manifest_recovered = embedded is not None or recovered is not None
+            if embedded is not None and _hard_bound(embedded, report.payload):
+                report.content = CONTENT_MATCH
+            else:
+                check_content(report, store, payload, loaded)
     return report, recovered
+
+
+def _hard_bound(manifest: ManifestSummary, payload: str | None) -> bool:
+    """Whether ``manifest`` signs these very bytes (its bindings hold) and carries ``payload`` as its soft binding."""
+    return integrity(manifest) == INTACT and any(b["value"] == payload for b in manifest.soft_bindings or [])
 
 
 def _stored_manifest(loaded: LoadedImage, payload: bytes, store_bytes: bytes, options: VerifyOptions) -> ManifestSummary | None:
