@@ -54,6 +54,14 @@ def test_pool_bounds_concurrency_queue_and_time() -> None:
         deadline = time.monotonic() + 60
         while (len(pool.pids) < 2 or set(pool.pids) == set(first)) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)  # the replacement starts in the background
+        gone = [asyncio.ensure_future(pool.run("nap", 0.3)) for _ in range(2)]  # both workers busy, then
+        await asyncio.sleep(0.1)
+        for request in gone:
+            request.cancel()  # their clients go away: the workers come back once the naps end
+        await asyncio.gather(*gone, return_exceptions=True)
+        await asyncio.sleep(0.5)
+        after = await asyncio.gather(*[pool.run("nap", 0.1) for _ in range(4)], return_exceptions=True)
+        assert all(isinstance(r, tuple) for r in after), after  # no worker was lost to the cancelled requests
         return results + stuck
 
     try:

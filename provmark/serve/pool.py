@@ -136,8 +136,12 @@ class WorkerPool:
         worker = await self._take(deadline)
         call = loop.run_in_executor(self._threads, worker.call, method, args, kwargs)
         try:
-            kind, value = await asyncio.wait_for(call, timeout=max(0.0, deadline - loop.time()))
+            kind, value = await asyncio.wait_for(asyncio.shield(call), timeout=max(0.0, deadline - loop.time()))
+        except asyncio.CancelledError:  # the client went away: the worker comes back when its task ends
+            call.add_done_callback(lambda done: self._release(worker, done))
+            raise
         except TimeoutError:
+            call.add_done_callback(lambda done: done.exception())  # WorkerLost once ended: expected
             self._replace(worker, "it ran past the request timeout")
             raise ApiError(504, "timeout", f"the request took longer than {self.limits.timeout_s:g} s") from None
         except WorkerLost:
@@ -169,6 +173,13 @@ class WorkerPool:
             if worker.process.is_alive():
                 return worker
             self._replace(worker, "it had stopped while idle")
+
+    def _release(self, worker: _Worker, call: asyncio.Future[tuple[str, Any]]) -> None:
+        """Take ``worker`` back after a task nobody waits for any more."""
+        if call.exception() is None:
+            self._idle.put_nowait(worker)
+        else:
+            self._replace(worker, "it stopped during a request")
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
