@@ -192,3 +192,30 @@ def test_manifest_thumbnail_comes_from_the_manifest_when_it_has_one(tmp_path: Pa
     assert mime == "image/jpeg" and Image.open(io.BytesIO(data)).format == "JPEG"
     plain = provmark.Signer(tmp_path / "keys", watermark=False).sign_image(photo_paths[3].read_bytes())
     assert manifest_thumbnail(plain.manifest_store) is None
+
+
+def test_access_log_answers_json_500_and_logs_no_query(caplog: pytest.LogCaptureFixture) -> None:
+    from provmark.serve.app import AccessLog
+
+    async def broken(scope: dict, receive: object, send: object) -> None:
+        raise RuntimeError("secret detail /srv/keys")
+
+    async def scenario() -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "query_string": b"name=private", "headers": []}
+        await AccessLog(broken)(scope, receive, send)
+        return sent
+
+    with caplog.at_level("INFO", logger="provmark.serve"):
+        sent = asyncio.run(scenario())
+    assert sent[0]["status"] == 500
+    assert json.loads(sent[1]["body"]) == {"error": {"code": "internal", "message": "internal error; the request was not processed"}}
+    assert "GET /x 500" in caplog.text and "RuntimeError" in caplog.text
+    assert "private" not in caplog.text and "secret detail" not in caplog.text
