@@ -75,6 +75,9 @@ def create_app(
     requests bearing it (``password`` opens an encrypted signing key); ``registry`` (a concept
     registry file) adds concept attribution to every report.
 
+    The workers are spawned processes, so a script that starts the service does it under
+    ``if __name__ == "__main__":``.
+
     >>> app = create_app("keys", Limits(workers=2), sign_token="change-me")  # doctest: +SKIP
     >>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
     """

@@ -194,7 +194,11 @@ class WorkerPool:
         try:
             kind, detail = worker.conn.recv()
         except (EOFError, OSError):
-            raise ProvmarkError(f"a service worker stopped while starting (exit code {worker.process.exitcode})") from None
+            worker.process.join(timeout=5)
+            raise ProvmarkError(
+                f"a service worker stopped while starting (exit code {worker.process.exitcode}); a script that starts "
+                "the service must do so under 'if __name__ == \"__main__\":' (workers are spawned processes)"
+            ) from None
         if kind != "ready":
             raise ProvmarkError(f"a service worker could not start: {detail}")
 
