@@ -115,14 +115,6 @@ def test_every_front_door_name_is_in_the_api_table_and_resolves() -> None:
         provmark.api.not_a_public_name  # noqa: B018
 
 
-#: Public calls whose example is still to be written, and why not in this change.
-_OTHER_BRANCH = "its module is being reworked in another branch"
-AWAITING_EXAMPLE = dict.fromkeys(
-    [],
-    _OTHER_BRANCH,
-)  # fmt: skip
-
-
 def _needs_example(value: object) -> bool:
     """Calls and stateful objects need an example; result and option dataclasses, errors and constants do not."""
     if inspect.isfunction(value):
@@ -132,11 +124,7 @@ def _needs_example(value: object) -> bool:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=AWAITING_EXAMPLE[n], strict=True)) if n in AWAITING_EXAMPLE else n
-        for n in provmark.api.__all__
-        if _needs_example(getattr(provmark.api, n))
-    ],
+    [n for n in provmark.api.__all__ if _needs_example(getattr(provmark.api, n))],
 )
 def test_public_calls_document_an_example(name: str) -> None:
     doc = inspect.getdoc(getattr(provmark.api, name)) or ""
@@ -145,14 +133,10 @@ def test_public_calls_document_an_example(name: str) -> None:
 
 #: Most lines a module of provmark has ("no module over ~300 lines").
 MAX_LINES = 310
-#: Modules still longer, and why.
-KNOWN_LONG: dict[str, str] = {}
-
-
 def test_modules_stay_small() -> None:
     long = {
         str(path.relative_to(PACKAGE)): lines
         for path in PACKAGE.rglob("*.py")
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
-    assert {name: lines for name, lines in long.items() if name not in KNOWN_LONG} == {}
+    assert long == {}
