@@ -149,6 +149,14 @@ def band_pass(image: Image.Image, scale: int, gray: bool) -> np.ndarray:
     return small - blur
 
 
+def tile_average(pattern: np.ndarray, periods: int) -> np.ndarray:
+    """A float HxWxC ``pattern`` averaged over its ``periods`` x ``periods`` tiles and tiled back:
+    the attacker's estimate of any part of a mark that repeats with the public tile period."""
+    h, w = pattern.shape[0] // periods * periods, pattern.shape[1] // periods * periods
+    tiles = pattern[:h, :w].reshape(periods, h // periods, periods, w // periods, -1)
+    return np.tile(tiles.mean(axis=(0, 2)), (periods, periods, 1))
+
+
 def add_pattern(image: Image.Image, pattern: np.ndarray, gain: float, nearest: bool = False) -> Image.Image:
     """``image`` plus ``gain`` times ``pattern`` (any HxWx1/3 float), resized to the image (bilinear,
     or nearest for cell patterns), rounded and clipped."""

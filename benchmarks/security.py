@@ -34,7 +34,8 @@ from PIL import Image
 
 import provmark
 from benchmarks import collusion
-from benchmarks.adversary import GUESSED_KEY, WhiteBox, add_pattern, denoise_residual, jpeg, psnr
+from benchmarks.adversary import GUESSED_KEY, WhiteBox, add_pattern, band_pass, denoise_residual, gain_for_psnr, jpeg, psnr
+from benchmarks.adversary import resize_pattern, tile_average
 from benchmarks.adversary import load_rgb as rgb
 from provmark.concepts.codes import DEFAULT_VARIANTS
 from provmark.models.threads import one_torch_thread
@@ -127,6 +128,21 @@ def removal_attacks(signed: list[Path], keys: Path, rows: list[dict]) -> None:
         kept, other, after_jpeg = judge(out)
         rows.append(dict(attack="removal, white-box", setting=setting, metric="payload still decoded", value=kept,
                          of=n, psnr=quality, after_jpeg90=after_jpeg, other_payloads=other))
+    # The public tile period (grid 128 / tile 32): average the grid-scale high-pass over the 4x4
+    # tiles, which keeps whatever repeats (a periodic mark) and averages the rest away; subtract.
+    config = box.net.config
+    periods = config.grid // config.tile
+    for db in (38.0, 42.0):
+        out = []
+        for s in signed:
+            image = rgb(s)
+            estimate = resize_pattern(tile_average(band_pass(image, config.grid, gray=True), periods), image.size)
+            out.append(add_pattern(image, estimate, -gain_for_psnr(estimate, db)))
+        quality = float(np.mean([psnr(rgb(s), o) for s, o in zip(signed, out)]))
+        kept, other, after_jpeg = judge(out)
+        rows.append(dict(attack="removal, tile average", setting=f"minus the tile-averaged high-pass, {db:g} dB",
+                         metric="payload still decoded", value=kept, of=n, psnr=quality, after_jpeg90=after_jpeg,
+                         other_payloads=other))
     complements = []
     for s in signed:
         image = rgb(s)

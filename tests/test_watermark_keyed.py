@@ -32,16 +32,32 @@ def marks(photo_paths: list[Path]) -> list[tuple[Image.Image, bytes, Image.Image
 def test_carriers_are_keyed_orthonormal_and_stable() -> None:
     net = load_model("default")
     carriers = net.carriers(KEY)
-    assert carriers.shape == (CARRIED_BITS, net.config.tile, net.config.tile)
-    flat = carriers.reshape(len(carriers), -1).double()
+    g, t = net.config.grid, net.config.tile
+    assert carriers.payload.shape == (CARRIED_BITS, g, g) and carriers.sync.shape == (t, t)
+    flat = carriers.payload.reshape(len(carriers), -1).double()
     gram = flat @ flat.T / flat.shape[1]
     assert torch.allclose(gram, torch.eye(len(carriers), dtype=torch.float64), atol=1e-5)
-    assert torch.equal(net.carriers(bytes(KEY)), carriers)
-    other = net.carriers(bytes.fromhex("6f" + "6e" * 31)).reshape(len(carriers), -1).double()
-    assert (flat * other).mean(dim=1).abs().max() < 0.2  # another key: unrelated patterns
+    tiled = carriers.sync.repeat(g // t, g // t).flatten().double()
+    assert (flat @ tiled / flat.shape[1]).abs().max() < 1e-4  # no cross-talk with the sync tile
+    assert torch.equal(net.carriers(bytes(KEY)).payload, carriers.payload)
+    other = net.carriers(bytes.fromhex("6f" + "6e" * 31))
+    assert (flat * other.payload.reshape(len(carriers), -1).double()).mean(dim=1).abs().max() < 0.1  # unrelated
+    assert abs(float((carriers.sync * other.sync).mean())) < 0.2
     # Marks must decode across versions: the derivation (hash stream, shaping, QR) and the
     # shipped spectrum are frozen (values measured when they were).
-    assert [float(v) for v in carriers[0, 0, :4]] == pytest.approx([-0.560, -0.079, -0.422, 1.604], abs=2e-3)
+    assert [float(v) for v in carriers.payload[0, 0, :4]] == pytest.approx([1.403, -0.211, -2.956, 1.099], abs=2e-3)
+    assert [float(v) for v in carriers.sync[0, :4]] == pytest.approx([0.705, -0.891, -1.154, 1.446], abs=2e-3)
+
+
+def test_the_payload_does_not_repeat() -> None:
+    """Averaging over the public tile period (what an attacker can do to a periodic mark) keeps
+    almost nothing of a payload carrier: each covers the frame once."""
+    net = load_model("default")
+    payload = net.carriers(KEY).payload
+    r, t = net.config.grid // net.config.tile, net.config.tile
+    averaged = payload.reshape(len(payload), r, t, r, t).mean(dim=(1, 3))
+    kept = averaged.pow(2).mean(dim=(1, 2)) / payload.pow(2).mean(dim=(1, 2))
+    assert float(kept.max()) < 4.0 / r**2  # white noise keeps 1/r^2 = 1/16 on average
 
 
 def test_without_the_key_the_raw_bits_read_as_chance(marks) -> None:
@@ -71,7 +87,10 @@ def test_a_negated_mark_is_rejected(marks) -> None:
         assert not result.detected and result.payload is None and result.p_value == 1.0
         unguarded = detect(views[:, :128], KEY)
         complements += unguarded.detected and unguarded.payload != payload
-    assert complements >= len(marks) - 1  # clipping at 0 and 255 may cost one
+    # The embedder cancels the host's own correlation with the carriers; in the negation it comes
+    # back doubled (2 host - mark), and clipping at 0 and 255 costs more: not every complement
+    # decodes, but without the pilots some would.
+    assert complements >= len(marks) // 2
 
 
 def test_pilots_are_keyed() -> None:

@@ -40,7 +40,7 @@ def _output_path(source: Path, out_dir: Path, inputs: set[Path], taken: set[Path
 @_KEY
 @click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True),
               help="Residual strength (multiplies the per-image strength unless --fixed-strength).")
-@click.option("--fixed-strength", is_flag=True, help="Use --strength as is, without the per-image closed-loop strength (0.8-1.6).")
+@click.option("--fixed-strength", is_flag=True, help="Use --strength as is, without the per-image closed-loop strength (1.0-2.0).")
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality (default: the source's).")
 @one_line_errors
 def embed(inputs: tuple[Path, ...], out_dir: Path, payload: str, key_file: Path, strength: float, fixed_strength: bool,

@@ -59,6 +59,7 @@ class ModelConfig:
         sorted({0.5 * i for i in range(-12, 13) if i} | {float(i) for i in range(-15, 16) if abs(i) > 6})
     )
     search_threshold: float = 2.0
+    sync_energy: float = 0.2
     refine_steps: int = 3
     refine_step: float = 0.008
 
@@ -87,6 +88,8 @@ class ModelConfig:
             raise ModelError(f"model size {config.size} must be the grid {config.grid} times a power of two >= 2")
         if config.tile < 2 or config.grid % config.tile or config.num_bits >= config.tile**2:
             raise ModelError(f"model tile {config.tile} must divide the grid {config.grid} and hold {config.num_bits} carriers")
+        if not 0.0 < config.sync_energy < 1.0:
+            raise ModelError(f"model sync_energy {config.sync_energy} must be between 0 and 1")
         if not config.zooms or min(config.zooms) <= 0.5 or not (config.shears or config.angles):
             raise ModelError("model zooms (magnifications > 0.5) and angles or shears must be non-empty lists")
         return config

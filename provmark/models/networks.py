@@ -1,11 +1,13 @@
 """The watermark networks: keyed per-bit carriers shared by encoder and decoder.
 
-Each bit owns a carrier derived from the secret key (:mod:`provmark.models.carriers`), a tile
-repeated over a coarse grid. The encoder adds the carriers with signs from the bits,
-upsamples, masks by texture and fixes the RMS. The decoder whitens the image (fixed grid-scale
-high-pass plus a learned conv correction), folds the whitened map onto one tile and correlates
-it with the same carriers under a small set of affine alignments (zooms undo crops, rotations
-undo small turns), keeping the best-matching alignment. The shipped weights hold only the
+Each bit owns a carrier derived from the secret key (:mod:`provmark.models.carriers`) that
+covers the whole coarse grid once; a keyed sync tile, repeated over the grid, carries
+``sync_energy`` of the mark's energy and no bit. The encoder adds the carriers with signs from
+the bits plus the tiled sync, upsamples, masks by texture and fixes the RMS. The decoder whitens
+the image (fixed grid-scale high-pass plus a learned conv correction) and correlates the
+whitened map with the same carriers, first as it is, then, if that reads weakly, under the
+alignments of :mod:`provmark.models.search` (the sync tile finds crops, borders, mirrors and
+bands; zooms and rotations about the centre are tried too). The shipped weights hold only the
 whitener, a logit scale and the carriers' radial power profile: without the key they say
 nothing about what a mark looks like.
 """
@@ -20,17 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from provmark.models.carriers import keyed_tiles
+from provmark.models.carriers import KeyedPatterns, keyed_patterns
 from provmark.models.config import ModelConfig
 from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
-from provmark.models.sync import best_shift, lattice_thetas
+from provmark.models.search import search_weak
 
-#: Carriers the synchronisation's shift search correlates with (enough to find the peak).
-SHIFT_CARRIERS = 48
-#: Half-cell phases (x, y) tried by the shift search, which moves whole cells.
-_HALF_CELLS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
-
+#: Weight of the sync tile's signed z-score (squared) against the payload's squared z-scores when
+#: alignments are compared: one coherent pattern of known sign with a quarter of the payload's
+#: energy tells a true alignment from a chance one far better than 144 unsigned readings.
+SYNC_WEIGHT = 16.0
 
 def rotation_theta(degrees: float, aspect: float, zoom: float = 1.0) -> list[list[float]]:
     """Affine sampling matrix (2x3, normalised coordinates) of a rotation by ``degrees`` about the
@@ -96,7 +97,7 @@ class Whitener(nn.Module):
 class WatermarkModel(nn.Module):
     """Keyed encoder/decoder with the fixed texture mask and RMS normalisation of the contract.
 
-    Every method that embeds or reads takes the carriers ``[L,T,T]`` of a key
+    Every method that embeds or reads takes the carriers and sync tile of a key
     (:meth:`carriers`); training draws a fresh random key per batch, so the whitener works for
     any key.
     """
@@ -107,9 +108,6 @@ class WatermarkModel(nn.Module):
         self.whitener = Whitener(config)
         self.logit_scale = nn.Parameter(torch.tensor(1.0))
         self.register_buffer("spectrum", torch.ones(config.spectrum_bins))
-        # Off-centre crops keeping the aspect ratio: every other magnification, translation searched.
-        zooms = [z for z in config.zooms if z > 1.0][::2]
-        self._shifted_zooms = torch.tensor([[[z, 0.0, 0.0], [0.0, z, 0.0]] for z in zooms]).reshape(-1, 2, 3)
 
     def whiten(self, images_s: torch.Tensor) -> torch.Tensor:
         """Whitened maps ``[B,1,g,g]`` with outliers (edges, borders, clipped areas) clamped to
@@ -118,16 +116,16 @@ class WatermarkModel(nn.Module):
         limit = self.config.clamp * w.abs().mean(dim=(1, 2, 3), keepdim=True)
         return torch.maximum(torch.minimum(w, limit), -limit)
 
-    def carriers(self, key: bytes) -> torch.Tensor:
-        """The ``num_bits`` carriers ``[L,T,T]`` (orthogonal, unit RMS) of ``key`` (cached per key)."""
-        return keyed_tiles(key, self.config.num_bits, self.config.tile, self.spectrum)
+    def carriers(self, key: bytes) -> KeyedPatterns:
+        """The ``num_bits`` carriers ``[L,g,g]`` and the sync tile of ``key`` (cached per key)."""
+        return keyed_patterns(key, self.config.num_bits, self.config.grid, self.config.tile, self.spectrum)
 
     def fold(self, maps: torch.Tensor) -> torch.Tensor:
         """Sum maps ``[...,g,g]`` over their ``(g/T)^2`` tiles: ``[...,T,T]``."""
         t, r = self.config.tile, self.config.grid // self.config.tile
         return maps.reshape(*maps.shape[:-2], r, t, r, t).sum(dim=(-4, -2))
 
-    def _warp(self, w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
+    def warp(self, w: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
         """Whitened maps ``[B,1,h,h]`` (any size) resampled on the grid under per-image
         alignments ``[B,K,2,3]``: ``[B,K,g,g]``."""
         b, k, g = w.shape[0], thetas.shape[1], self.config.grid
@@ -135,37 +133,20 @@ class WatermarkModel(nn.Module):
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
-    def _refine(self, w: torch.Tensor, theta: torch.Tensor, z: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-        """Hill-climb the best alignments ``theta`` ``[B,2,3]`` (z-scores ``z`` ``[B,L]``) on all
-        six affine terms, ``refine_steps`` rounds of halving step, keeping any improvement."""
-        b = w.shape[0]
-        moves = torch.zeros(12, 2, 3, dtype=theta.dtype)
-        for i in range(6):
-            moves[2 * i, i // 3, i % 3], moves[2 * i + 1, i // 3, i % 3] = 1.0, -1.0
-        energy = z.pow(2).mean(dim=1)
-        step = self.config.refine_step
-        for _ in range(self.config.refine_steps):
-            candidates = theta.unsqueeze(1) + step * moves.unsqueeze(0)
-            cz = self.correlate(self._warp(w, candidates), carriers)
-            best_energy, best = cz.pow(2).mean(dim=2).max(dim=1)
-            better = best_energy > energy
-            rows = torch.arange(b)
-            theta = torch.where(better.view(b, 1, 1), candidates[rows, best], theta)
-            z = torch.where(better.view(b, 1), cz[rows, best], z)
-            energy = torch.maximum(energy, best_energy)
-            step /= 2
-        return z
-
-    def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-        """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for carrier coefficients ``[B,L]``."""
+    def _masked(self, images_s: torch.Tensor, coefficients: torch.Tensor, carriers: KeyedPatterns) -> torch.Tensor:
+        """Texture-masked, RMS-normalised residual ``[B,1,S,S]`` for carrier coefficients ``[B,L]``,
+        plus the tiled sync pattern with ``sync_energy`` of the energy."""
         repeats = self.config.grid // self.config.tile
-        pattern = torch.einsum("bl,lhw->bhw", coefficients, carriers).repeat(1, repeats, repeats).unsqueeze(1)
+        f = self.config.sync_energy
+        payload = torch.einsum("bl,lhw->bhw", coefficients, carriers.payload) * (1.0 - f) ** 0.5
+        gain = coefficients.pow(2).sum(dim=1).sqrt().view(-1, 1, 1) * f**0.5
+        pattern = (payload + gain * carriers.sync.repeat(repeats, repeats)).unsqueeze(1)
         size = self.config.size
         pattern = F.interpolate(pattern, size=(size, size), mode="bilinear", align_corners=False)
         mask = texture_mask(images_s, self.config.mask_floor, self.config.mask_ceiling)
         return normalise_rms(pattern * mask, self.config.target_rms)
 
-    def residual(self, images_s: torch.Tensor, bits: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+    def residual(self, images_s: torch.Tensor, bits: torch.Tensor, carriers: KeyedPatterns) -> torch.Tensor:
         """Residual ``[B,1,S,S]`` at unit strength (fixed RMS, texture-masked) carrying ``bits``
         ``[B,L]`` on ``carriers`` for images in [0,1].
 
@@ -189,16 +170,25 @@ class WatermarkModel(nn.Module):
             residual = self._masked(images_s, coefficients, carriers)
         return residual
 
-    def correlate(self, maps: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
-        """z-scores ``[B,K,L]`` of whitened maps ``[B,K,g,g]`` against the tiled ``carriers``
-        ``[L,T,T]`` (about N(0,1) per bit where nothing is embedded)."""
+    def correlate(self, maps: torch.Tensor, carriers: KeyedPatterns) -> torch.Tensor:
+        """z-scores ``[B,K,L]`` of whitened maps ``[B,K,g,g]`` against the payload carriers
+        ``[L,g,g]`` (about N(0,1) per bit where nothing is embedded)."""
         norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
-        return torch.einsum("bkhw,lhw->bkl", self.fold(maps), carriers) / norms.unsqueeze(2)
+        return (maps.flatten(2) @ carriers.payload.flatten(1).T) / norms.unsqueeze(2)
+
+    def scored(self, maps: torch.Tensor, carriers: KeyedPatterns) -> tuple[torch.Tensor, torch.Tensor]:
+        """z-scores ``[B,K,L]`` of aligned maps ``[B,K,g,g]`` (:meth:`correlate`) and the score
+        ``[B,K]`` that alignments are compared on: the mean squared z-score plus ``SYNC_WEIGHT``
+        times the sync tile's signed squared z-score over L. Neither looks at the payload's signs."""
+        norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
+        z = (maps.flatten(2) @ carriers.payload.flatten(1).T) / norms.unsqueeze(2)
+        zs = (self.fold(maps) * carriers.sync).sum(dim=(2, 3)) / norms
+        return z, z.pow(2).mean(dim=2) + SYNC_WEIGHT * zs * zs.abs() / z.shape[2]
 
     def z_scores(
         self,
         images_s: torch.Tensor,
-        carriers: torch.Tensor,
+        carriers: KeyedPatterns,
         search: bool = True,
         aspect: float = 1.0,
         detail: Callable[[int], torch.Tensor] | None = None,
@@ -208,20 +198,20 @@ class WatermarkModel(nn.Module):
 
         The identity alignment is tried first. With ``search``, images whose mean squared
         z-score stays below ``search_threshold`` (cropped, rotated, bordered or unmarked) try
-        every configured alignment and, with their translations, the alignments that the tile
-        lattice suggests (:func:`provmark.models.sync.lattice_thetas`), keep the one with the
-        largest mean squared z-score (:meth:`_best`) and refine it (see :meth:`_refine`).
+        every configured alignment and, with their translations, the alignments that the sync
+        tile suggests, keep the best-scoring one (:meth:`scored`), move it by whole tiles to
+        where the payload reads best and refine it (:mod:`provmark.models.search`).
         ``aspect`` is the width/height of the images before they were squash-resized (rotations
         are searched for that shape); ``detail(size)`` renders the (single) image at a larger
         internal size, read where the mark was shrunk. The choice of alignment looks only at
-        squared z-scores, never at their signs.
+        the payload's squared z-scores and the sync tile, never at the payload's signs.
         """
         w = self.whiten(images_s)
         z = self.correlate(w, carriers)[:, 0]
         return self._search(w, z, carriers, aspect, detail) if search else z
 
     def decode_views(
-        self, image_s: torch.Tensor, carriers: torch.Tensor, aspect: float, detail: Callable[[int], torch.Tensor]
+        self, image_s: torch.Tensor, carriers: KeyedPatterns, aspect: float, detail: Callable[[int], torch.Tensor]
     ) -> torch.Tensor:
         """Logits ``[2,L]`` of one image ``[1,3,S,S]``: with the alignment search
         (:meth:`z_scores`), then at the identity alignment alone (the search can lock onto the
@@ -231,69 +221,17 @@ class WatermarkModel(nn.Module):
         return self.logit_scale * torch.cat([self._search(w, z, carriers, aspect, detail), z])
 
     def _search(
-        self, w: torch.Tensor, z: torch.Tensor, carriers: torch.Tensor, aspect: float,
+        self, w: torch.Tensor, z: torch.Tensor, carriers: KeyedPatterns, aspect: float,
         detail: Callable[[int], torch.Tensor] | None,
     ) -> torch.Tensor:
-        """:meth:`z_scores` past the identity: ``z`` ``[B,L]`` with the weak rows searched."""
-        weak = torch.nonzero(z.pow(2).mean(dim=1) < self.config.search_threshold).flatten()
-        if len(weak):
-            grid = search_grid(self.config, aspect if self.config.angles else 1.0)
-            z = z.clone()
-            for index in weak.tolist():
-                coarse = w[index : index + 1]
-                fine = self.whiten(detail(self.config.fine_size)) if detail is not None and len(w) == 1 else None
-                shifted = torch.cat([lattice_thetas(coarse[0, 0], self.config.tile), self._shifted_zooms])
-                found = max(self._best(coarse, fine, grid[0], carriers, samplers=grid[1]),
-                            self._best(coarse, fine, shifted, carriers),
-                            key=lambda result: float(result[0]))
-                z[index] = self._refine(found[3], found[1][None], found[2][None], carriers)[0]
-        return z
-
-    def _best(
-        self,
-        coarse: torch.Tensor,
-        fine: torch.Tensor | None,
-        thetas: torch.Tensor,
-        carriers: torch.Tensor,
-        samplers: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The best of alignments ``thetas`` ``[K,2,3]`` for one image whitened at the internal
-        size (``coarse`` ``[1,1,g,g]``) and, if given, at ``fine_size`` (``fine``, read for the
-        alignments that shrink the mark below ``fine_below``, where it is still resolved):
-        (mean squared z-score, theta ``[2,3]``, z-scores ``[L]``, the whitened map read).
-        Given their ``samplers`` (sampling grids, :func:`search_grid`), the alignments are read
-        as they are; otherwise each one's translation is searched too: four half-cell phases,
-        then every whole-cell cyclic shift of the folded tile at once (:func:`best_shift`)."""
-        g = self.config.grid
-        shrunk = torch.linalg.svdvals(thetas[:, :, :2]).min(dim=1).values < self.config.fine_below
-        best = (torch.tensor(-1.0), thetas[0], torch.zeros(len(carriers)), coarse)
-        for source, keep in ((coarse, ~shrunk), (fine, shrunk)):
-            chosen = thetas[keep]
-            if source is None or not len(chosen):
-                continue
-            if samplers is None:
-                phases = torch.tensor([[[0.0, 0.0, x / g], [0.0, 0.0, y / g]] for x, y in _HALF_CELLS])
-                chosen = (chosen.unsqueeze(0) + phases.unsqueeze(1)).flatten(0, 1)
-                maps = self._warp(source, chosen.unsqueeze(0))[0]
-                norms = maps.pow(2).sum(dim=(1, 2)).add(1e-12).sqrt()
-                energy, shift, _ = best_shift(self.fold(maps), norms, carriers[-SHIFT_CARRIERS:])
-                k = int(energy.argmax())
-                theta = chosen[k].clone()
-                theta[:, 2] += theta[:, :2] @ (shift[k] * 2.0 / g)
-                z = self.correlate(self._warp(source, theta.view(1, 1, 2, 3)), carriers)[0, 0]
-            else:
-                maps = F.grid_sample(source.expand(len(chosen), -1, -1, -1), samplers[keep], align_corners=False)
-                scores = self.correlate(maps.transpose(0, 1), carriers)[0]
-                k = int(scores.pow(2).mean(dim=1).argmax())
-                theta, z = chosen[k], scores[k]
-            if z.pow(2).mean() > best[0]:
-                best = (z.pow(2).mean(), theta, z, source)
-        return best
+        """:meth:`z_scores` past the identity (:func:`provmark.models.search.search_weak`)."""
+        grid = search_grid(self.config, aspect if self.config.angles else 1.0)
+        return search_weak(self, w, z, carriers, aspect, detail, grid)
 
     def decode_logits(
         self,
         images_s: torch.Tensor,
-        carriers: torch.Tensor,
+        carriers: KeyedPatterns,
         search: bool = True,
         aspect: float = 1.0,
         detail: Callable[[int], torch.Tensor] | None = None,

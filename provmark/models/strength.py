@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from provmark.models.carriers import KeyedPatterns
 from provmark.models.networks import WatermarkModel, rotation_theta
 
 
@@ -32,7 +33,7 @@ class StrengthPolicy:
     """
 
     minimum: float = 1.0
-    maximum: float = 1.6
+    maximum: float = 2.0
     target_ber: float = 0.03
     views: tuple[tuple[float, float], ...] = ((1.118, 2.0),)
 
@@ -47,7 +48,7 @@ def _view_thetas(views: tuple[tuple[float, float], ...], aspect: float) -> torch
     return torch.tensor([rotation_theta(degrees, aspect, 1.0 / zoom) for zoom, degrees in views])
 
 
-def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tensor, carriers: torch.Tensor) -> torch.Tensor:
+def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tensor, carriers: KeyedPatterns) -> torch.Tensor:
     """z-scores ``[V,L]`` of one internal image ``[1,3,S,S]`` under each simulated view, read at
     the alignment that undoes it (no search: the decoder's best case)."""
     views = len(thetas)
@@ -61,7 +62,7 @@ def _attacked_z(net: WatermarkModel, images_s: torch.Tensor, thetas: torch.Tenso
 
 
 def predicted_ber(net: WatermarkModel, host_s: torch.Tensor, marked_s: torch.Tensor, bits: torch.Tensor,
-                  carriers: torch.Tensor, strengths: torch.Tensor, aspect: float,
+                  carriers: KeyedPatterns, strengths: torch.Tensor, aspect: float,
                   policy: StrengthPolicy = DEFAULT_POLICY) -> torch.Tensor:
     """Predicted raw bit error rate ``[len(strengths), V]`` at each strength, under each view of
     ``policy``, of an image whose internal view ``[1,3,S,S]`` is ``host_s`` unmarked and
@@ -77,7 +78,7 @@ def predicted_ber(net: WatermarkModel, host_s: torch.Tensor, marked_s: torch.Ten
 
 
 def choose_strength(net: WatermarkModel, host_s: torch.Tensor, marked_s: torch.Tensor, bits: torch.Tensor,
-                    carriers: torch.Tensor, aspect: float, policy: StrengthPolicy = DEFAULT_POLICY) -> float:
+                    carriers: KeyedPatterns, aspect: float, policy: StrengthPolicy = DEFAULT_POLICY) -> float:
     """The smallest strength in ``[policy.minimum, policy.maximum]`` (steps of 0.05) whose
     predicted error rate is at most ``policy.target_ber`` under every view; the maximum when none is."""
     steps = round((policy.maximum - policy.minimum) / 0.05)

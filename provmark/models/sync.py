@@ -15,6 +15,8 @@ half-cell phases. Every choice is made on the squared z-scores, never on their s
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +24,8 @@ import torch.nn.functional as F
 PERIOD_RANGE = (0.75, 2.1)
 #: Largest |minor/major| component of a lattice vector (rotations to 15 degrees of wide images).
 MAX_SLANT = 0.55
+#: Stretches of one axis searched for bands (a crop keeping 48% to 95% of one side).
+BAND_STRETCH = (1.05, 2.1)
 #: Candidates kept per lattice vector, and lattices (pairs of them) tried.
 TOP = 24
 PAIRS = 3
@@ -118,6 +122,22 @@ def lattice_thetas(w: torch.Tensor, tile: int) -> torch.Tensor:
         for mirror in (1.0, -1.0):
             m = linear * torch.tensor([[mirror, 1.0]])
             thetas.append(torch.cat([m, torch.zeros(2, 1)], dim=1))
+    return torch.stack(thetas)
+
+
+def band_thetas(tile: int) -> torch.Tensor:
+    """Alignments ``[K,2,3]`` (translation 0) that stretch one axis alone by ``BAND_STRETCH``
+    factors: crops keeping the full width or height and changing the aspect ratio, whose
+    lattice the autocorrelation often misses (two periods or fewer along the stretched axis)."""
+    lo, hi = BAND_STRETCH
+    stretches = torch.exp(torch.arange(math.log(lo), math.log(hi), 2.0 / (3.0 * tile)))
+    eye = torch.eye(2, 3)
+    thetas = []
+    for axis in (0, 1):
+        for s in stretches.tolist():
+            theta = eye.clone()
+            theta[axis, axis] = s
+            thetas.append(theta)
     return torch.stack(thetas)
 
 

@@ -48,7 +48,7 @@ def embed_watermark(
     :mod:`provmark.watermark.planes`). ``strength`` scales the residual (1.0 is the
     calibrated default; higher is more robust and more visible). With ``adaptive`` the
     residual is first scaled by the image's closed-loop strength
-    (:mod:`provmark.models.strength`, 0.8-1.6): weak hosts get more, easy ones less.
+    (:mod:`provmark.models.strength`, 1.0-2.0): weak hosts get more, easy ones less.
     ``variant`` > 0 varies the raw bits per image (:mod:`provmark.watermark.scramble`; concept
     marks use it against collusion; :func:`decode_watermark` reads variant 0 only).
     """
