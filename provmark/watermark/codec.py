@@ -9,6 +9,7 @@ codeword found is returned so the caller can keep the most significant one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -52,26 +53,40 @@ def decode_candidates(logits: np.ndarray, chase_bits: int = CHASE_BITS) -> list[
     """Return the distinct codewords found from 128 codeword logits (> 0 means bit 1).
 
     Plain BCH decoding of the hard decisions comes first; then each pattern of flips on the
-    ``chase_bits`` least reliable of the first 127 positions is tried.
+    ``chase_bits`` least reliable of the first 127 positions is tried. The trial words are made
+    and packed for all patterns at once; only the BCH decoder runs per trial.
     """
     logits = np.asarray(logits, dtype=np.float64)
     hard = (logits[:BCH_N] > 0).astype(np.uint8)
     weakest = np.argsort(np.abs(logits[:BCH_N]), kind="stable")[:chase_bits]
+    trials = np.zeros((1 << len(weakest), _PACKED_BITS), dtype=np.uint8)
+    trials[:, :BCH_N] = hard
+    trials[:, weakest] ^= _flip_patterns(len(weakest))
+    packed = np.packbits(trials, axis=1)
     found: dict[bytes, Candidate] = {}
-    for flips in itertools.chain.from_iterable(
-        itertools.combinations(weakest, r) for r in range(chase_bits + 1)
-    ):
-        trial = hard.copy()
-        trial[list(flips)] ^= 1
-        payload = _bch_decode(trial)
+    for row in packed:
+        payload = _bch_decode(row)
         if payload is not None and payload not in found:
             found[payload] = Candidate(payload=payload, bits=encode_payload(payload))
     return list(found.values())
 
 
-def _bch_decode(bits127: np.ndarray) -> bytes | None:
-    """Hard-decision BCH decoding of 127 bits; the payload, or None past ``t`` errors."""
-    packed = np.packbits(np.concatenate([bits127, np.zeros(8 * (PAYLOAD_BYTES + _ECC_BYTES) - BCH_N, np.uint8)]))
+_PACKED_BITS = 8 * (PAYLOAD_BYTES + _ECC_BYTES)
+
+
+@functools.lru_cache(maxsize=4)
+def _flip_patterns(count: int) -> np.ndarray:
+    """Every subset of ``count`` positions as rows of 0/1 flips ``[2**count, count]``, by size
+    (no flip first), then in :func:`itertools.combinations` order."""
+    rows = [np.isin(np.arange(count), flips) for r in range(count + 1) for flips in itertools.combinations(range(count), r)]
+    out = np.array(rows, dtype=np.uint8).reshape(len(rows), count)
+    out.setflags(write=False)
+    return out
+
+
+def _bch_decode(packed: np.ndarray) -> bytes | None:
+    """Hard-decision BCH decoding of 127 bits packed (zero-padded) into payload and ECC bytes;
+    the payload, or None past ``t`` errors."""
     data = bytearray(packed[:PAYLOAD_BYTES].tobytes())
     ecc = bytearray(packed[PAYLOAD_BYTES:].tobytes())
     if _BCH.decode(data, ecc) < 0:
