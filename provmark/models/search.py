@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 _TILE_OFFSETS = torch.tensor([(i, j) for i in range(-2, 3) for j in range(-2, 3)], dtype=torch.float32)
 #: Half-cell phases (x, y) tried by the shift search, which moves whole cells.
 _HALF_CELLS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
+#: Alignments where the sync tile reads best (signed: its sign is known) compared on the full score.
+_SHIFT_TOP = 4
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,7 +81,7 @@ def _best(
     (score, theta ``[2,3]``, z-scores ``[L]``, the whitened map read). Given their ``samplers``
     (sampling grids), the alignments are read as they are; otherwise each one's translation is
     searched too: four half-cell phases, then every whole-cell cyclic shift of the folded sync
-    tile at once (:func:`best_shift`)."""
+    tile at once (:func:`best_shift`), the ``_SHIFT_TOP`` best compared on the full score."""
     g = net.config.grid
     shrunk = torch.linalg.svdvals(thetas[:, :, :2]).min(dim=1).values < net.config.fine_below
     best = (torch.tensor(-math.inf), thetas[0], torch.zeros(len(carriers)), coarse)
@@ -92,12 +94,13 @@ def _best(
             chosen = (chosen.unsqueeze(0) + phases.unsqueeze(1)).flatten(0, 1)
             maps = net.warp(source, chosen.unsqueeze(0))[0]
             norms = maps.pow(2).sum(dim=(1, 2)).add(1e-12).sqrt()
-            energy, shift, _ = best_shift(net.fold(maps), norms, carriers.sync[None])
-            k = int(energy.argmax())
-            theta = chosen[k].clone()
-            theta[:, 2] += theta[:, :2] @ (shift[k] * 2.0 / g)
-            zs, scores = net.scored(net.warp(source, theta.view(1, 1, 2, 3)), carriers)
-            z, score = zs[0, 0], scores[0, 0]
+            sync_z, shift = best_shift(net.fold(maps), norms, carriers.sync)
+            top = sync_z.topk(min(_SHIFT_TOP, len(sync_z))).indices
+            placed = chosen[top].clone()
+            placed[:, :, 2] += torch.einsum("kij,kj->ki", placed[:, :, :2], shift[top] * 2.0 / g)
+            zs, scores = net.scored(net.warp(source, placed.unsqueeze(0)), carriers)
+            k = int(scores[0].argmax())
+            theta, z, score = placed[k], zs[0, k], scores[0, k]
         else:
             maps = F.grid_sample(source.expand(len(chosen), -1, -1, -1), samplers[keep], align_corners=False)
             zs, scores = net.scored(maps.transpose(0, 1), carriers)

@@ -1,6 +1,6 @@
 """Synchronisation: find the tile lattice of a mark after crops, borders, mirroring and rotation.
 
-The carriers repeat every ``tile`` cells, so a marked image's whitened map is periodic along
+The sync tile repeats every ``tile`` cells, so a marked image's whitened map is periodic along
 two lattice vectors, whatever part of the frame survived. Their images in the attacked map
 (any anisotropic scale, rotation and shear) show as peaks of its autocorrelation at multiples
 of the vectors. The autocorrelation is computed from the spectrum flattened by its local mean
@@ -9,8 +9,9 @@ lowest frequencies dropped. Each lattice vector is the lag with the largest sum 
 first three multiples; the lattice is the pair of such vectors whose 24 nearest lattice
 points sum the most, refined to an eighth of a cell. The lattice gives the linear part
 of the alignment (up to a mirror, tried both ways); the translation is then a cyclic shift of
-the folded tile, found for all shifts at once by FFT correlation with every carrier, at
-half-cell phases. Every choice is made on the squared z-scores, never on their signs.
+the folded tile, found for all shifts at once by FFT correlation with the sync tile (its sign is
+known; the payload's signs are never looked at). Bands (one axis stretched, two periods or
+fewer along it) are tried as fixed stretches (:func:`band_thetas`).
 """
 
 from __future__ import annotations
@@ -141,16 +142,13 @@ def band_thetas(tile: int) -> torch.Tensor:
     return torch.stack(thetas)
 
 
-def best_shift(folded: torch.Tensor, norms: torch.Tensor, carriers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For folded maps ``[K,T,T]`` (map norms ``[K]``), the cyclic shift with the largest mean
-    squared z-score over all carriers ``[L,T,T]``: (energy ``[K]``, shift ``[K,2]`` as (x, y)
-    in cells within [-T/2, T/2), z-scores ``[K,L]``)."""
-    t = carriers.shape[-1]
-    spectrum = torch.fft.rfft2(folded).unsqueeze(1) * torch.fft.rfft2(carriers).conj().unsqueeze(0)
-    c = torch.fft.irfft2(spectrum, s=(t, t)) / norms.view(-1, 1, 1, 1)  # [K,L,T,T]: sum_x f(x+s) c(x)
-    energy, where = c.pow(2).mean(dim=1).flatten(1).max(dim=1)
-    sy, sx = where // t, where % t
-    z = c.flatten(2)[torch.arange(len(c)), :, where]
-    shift = torch.stack([sx, sy], dim=1)
-    shift = torch.where(shift >= t // 2, shift - t, shift).float()
-    return energy, shift, z
+def best_shift(folded: torch.Tensor, norms: torch.Tensor, pattern: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For folded maps ``[K,T,T]`` (map norms ``[K]``), the cyclic shift where the map reads
+    ``pattern`` ``[T,T]`` with the largest (signed) z-score: (z-score ``[K]``, shift ``[K,2]``
+    as (x, y) in cells within [-T/2, T/2))."""
+    t = pattern.shape[-1]
+    spectrum = torch.fft.rfft2(folded) * torch.fft.rfft2(pattern).conj()
+    c = torch.fft.irfft2(spectrum, s=(t, t)) / norms.view(-1, 1, 1)  # [K,T,T]: sum_x f(x+s) p(x)
+    z, where = c.flatten(1).max(dim=1)
+    shift = torch.stack([where % t, where // t], dim=1)
+    return z, torch.where(shift >= t // 2, shift - t, shift).float()
