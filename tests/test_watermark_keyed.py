@@ -112,3 +112,22 @@ def test_geometry_beyond_centred_crops(marks, attack: str) -> None:
     assert sum(found) >= len(marks) - 1, found
     for photo, _, _ in marks:
         assert not decode_watermark(apply(photo, np.random.default_rng(0)), KEY).detected
+
+
+def test_averaging_over_the_public_tile_period_does_not_remove_the_mark(marks) -> None:
+    """The attack that broke v2 (its payload repeated 4x4): average the grid-scale high-pass of a
+    marked image over the public tile period, subtract it at 38 dB. Only the keyless sync tile
+    repeats now; the payload is still read (a 512 px host at 38 dB may cost one)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.adversary import add_pattern, band_pass, gain_for_psnr, resize_pattern, tile_average
+
+    config = load_model("default").config
+    kept = 0
+    for _, payload, marked in marks:
+        periodic = tile_average(band_pass(marked, config.grid, gray=True), config.grid // config.tile)
+        estimate = resize_pattern(periodic, marked.size)
+        attacked = add_pattern(marked, estimate, -gain_for_psnr(estimate, 38.0))
+        kept += decode_watermark(attacked, KEY).payload == payload
+    assert kept >= len(marks) - 1

@@ -63,6 +63,15 @@ def search_grid(config: ModelConfig, aspect: float) -> tuple[torch.Tensor, torch
     return thetas, F.affine_grid(thetas, [len(thetas), 1, config.grid, config.grid], align_corners=False)
 
 
+def affine_grid(thetas: torch.Tensor, g: int) -> torch.Tensor:
+    """``F.affine_grid(thetas, [K,1,g,g], align_corners=False)`` ``[K,g,g,2]`` by broadcasting:
+    about twice as fast for the hundreds of alignments a search warps."""
+    cells = (torch.arange(g, dtype=thetas.dtype) * 2.0 + 1.0) / g - 1.0
+    x, y = cells.view(1, 1, -1), cells.view(1, -1, 1)
+    t = thetas.reshape(-1, 6, 1, 1)
+    return torch.stack([t[:, 0] * x + t[:, 1] * y + t[:, 2], t[:, 3] * x + t[:, 4] * y + t[:, 5]], dim=-1)
+
+
 class Whitener(nn.Module):
     """Image ``[B,3,S,S]`` -> whitened luma map ``[B,1,g,g]``.
 
@@ -129,7 +138,7 @@ class WatermarkModel(nn.Module):
         """Whitened maps ``[B,1,h,h]`` (any size) resampled on the grid under per-image
         alignments ``[B,K,2,3]``: ``[B,K,g,g]``."""
         b, k, g = w.shape[0], thetas.shape[1], self.config.grid
-        grid = F.affine_grid(thetas.reshape(b * k, 2, 3), [b * k, 1, g, g], align_corners=False)
+        grid = affine_grid(thetas.reshape(b * k, 2, 3), g)
         source = w.repeat_interleave(k, dim=0)
         return F.grid_sample(source, grid, mode="bilinear", align_corners=False).view(b, k, g, g)
 
