@@ -28,9 +28,9 @@ from provmark.models.embedding import luma
 from provmark.models.masking import normalise_rms, texture_mask
 from provmark.models.search import search_weak
 
-#: Weight of the sync tile's signed z-score (squared) against the payload's squared z-scores when
-#: alignments are compared: one coherent pattern of known sign with a quarter of the payload's
-#: energy tells a true alignment from a chance one far better than 144 unsigned readings.
+#: Weight of the sync tile's squared z-score against the payload's squared z-scores when
+#: alignments are compared: one coherent pattern with a quarter of the payload's energy tells a
+#: true alignment from a chance one far better than 144 readings of unknown sign.
 SYNC_WEIGHT = 16.0
 
 def rotation_theta(degrees: float, aspect: float, zoom: float = 1.0) -> list[list[float]]:
@@ -188,11 +188,13 @@ class WatermarkModel(nn.Module):
     def scored(self, maps: torch.Tensor, carriers: KeyedPatterns) -> tuple[torch.Tensor, torch.Tensor]:
         """z-scores ``[B,K,L]`` of aligned maps ``[B,K,g,g]`` (:meth:`correlate`) and the score
         ``[B,K]`` that alignments are compared on: the mean squared z-score plus ``SYNC_WEIGHT``
-        times the sync tile's signed squared z-score over L. Neither looks at the payload's signs."""
+        times the sync tile's squared z-score over L. Neither looks at the payload's signs, nor
+        at the sync's: an attacker who subtracts the repeating part too strongly (the sync then
+        reads negative) must not be able to push the search away from the true alignment."""
         norms = maps.pow(2).sum(dim=(2, 3)).add(1e-12).sqrt()
         z = (maps.flatten(2) @ carriers.payload.flatten(1).T) / norms.unsqueeze(2)
         zs = (self.fold(maps) * carriers.sync).sum(dim=(2, 3)) / norms
-        return z, z.pow(2).mean(dim=2) + SYNC_WEIGHT * zs * zs.abs() / z.shape[2]
+        return z, z.pow(2).mean(dim=2) + SYNC_WEIGHT * zs.pow(2) / z.shape[2]
 
     def z_scores(
         self,

@@ -8,7 +8,7 @@ zooms, and one-axis stretches for bands (:func:`provmark.models.sync.band_thetas
 half-cell phases, with every whole-cell shift of the sync tile tried at once
 (:func:`provmark.models.sync.best_shift`). Alignments are compared on
 :meth:`~provmark.models.networks.WatermarkModel.scored` (payload energy plus the sync tile's
-signed reading); the winner is moved by whole tiles to where the payload reads best (the sync
+squared reading); the winner is moved by whole tiles to where the payload reads best (the sync
 tile repeats, the payload does not) and refined by hill climbing. No choice looks at the signs
 of the payload's z-scores, so the false-positive bound of the decision layer still holds.
 """
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _TILE_OFFSETS = torch.tensor([(i, j) for i in range(-2, 3) for j in range(-2, 3)], dtype=torch.float32)
 #: Half-cell phases (x, y) tried by the shift search, which moves whole cells.
 _HALF_CELLS = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
-#: Alignments where the sync tile reads best (signed: its sign is known) compared on the full score.
+#: Alignments where the sync tile reads best compared on the full score.
 _SHIFT_TOP = 4
 
 

@@ -9,8 +9,8 @@ lowest frequencies dropped. Each lattice vector is the lag with the largest sum 
 first three multiples; the lattice is the pair of such vectors whose 24 nearest lattice
 points sum the most, refined to an eighth of a cell. The lattice gives the linear part
 of the alignment (up to a mirror, tried both ways); the translation is then a cyclic shift of
-the folded tile, found for all shifts at once by FFT correlation with the sync tile (its sign is
-known; the payload's signs are never looked at). Bands (one axis stretched, two periods or
+the folded tile, found for all shifts at once by FFT correlation with the sync tile (by the
+absolute z-score; the payload's signs are never looked at). Bands (one axis stretched, two periods or
 fewer along it) are tried as fixed stretches (:func:`band_thetas`).
 """
 
@@ -144,11 +144,11 @@ def band_thetas(tile: int) -> torch.Tensor:
 
 def best_shift(folded: torch.Tensor, norms: torch.Tensor, pattern: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For folded maps ``[K,T,T]`` (map norms ``[K]``), the cyclic shift where the map reads
-    ``pattern`` ``[T,T]`` with the largest (signed) z-score: (z-score ``[K]``, shift ``[K,2]``
-    as (x, y) in cells within [-T/2, T/2))."""
+    ``pattern`` ``[T,T]`` with the largest absolute z-score: (that ``|z|`` ``[K]``, shift
+    ``[K,2]`` as (x, y) in cells within [-T/2, T/2))."""
     t = pattern.shape[-1]
     spectrum = torch.fft.rfft2(folded) * torch.fft.rfft2(pattern).conj()
     c = torch.fft.irfft2(spectrum, s=(t, t)) / norms.view(-1, 1, 1)  # [K,T,T]: sum_x f(x+s) p(x)
-    z, where = c.flatten(1).max(dim=1)
+    z, where = c.abs().flatten(1).max(dim=1)
     shift = torch.stack([where % t, where // t], dim=1)
     return z, torch.where(shift >= t // 2, shift - t, shift).float()
